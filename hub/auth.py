@@ -1,0 +1,96 @@
+"""Tokens and people: who may call what. Tokens and passwords are stored only as hashes."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import uuid
+
+from hub.clock import Clock, iso, system_clock
+from hub.db import Database
+from hub.errors import Unauthorized, ValidationError
+
+ROLES = ("owner", "manager", "cashier", "device", "integration")
+# People's roles form a ladder: a higher role may do what a lower one may.
+_RANK = {"cashier": 1, "manager": 2, "owner": 3}
+TOKEN_PREFIX = "brt_"
+_SCRYPT = {"n": 2**14, "r": 8, "p": 1}
+
+
+def allows(role: str, required: tuple[str, ...]) -> bool:
+    """Whether a caller with role may call a route open to the roles in required."""
+    if role in required:
+        return True
+    rank = _RANK.get(role, 0)
+    return any(rank and rank >= _RANK.get(r, 99) for r in required)
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def hash_password(password: str) -> str:
+    salt = secrets.token_bytes(16)
+    digest = hashlib.scrypt(password.encode(), salt=salt, dklen=32, **_SCRYPT)
+    return f"scrypt${salt.hex()}${digest.hex()}"
+
+
+def check_password(password: str, stored: str) -> bool:
+    try:
+        scheme, salt_hex, digest_hex = stored.split("$")
+    except ValueError:
+        return False
+    if scheme != "scrypt":
+        return False
+    digest = hashlib.scrypt(password.encode(), salt=bytes.fromhex(salt_hex), dklen=32, **_SCRYPT)
+    return hmac.compare_digest(digest.hex(), digest_hex)
+
+
+class Auth:
+    def __init__(self, db: Database, clock: Clock = system_clock) -> None:
+        self.db = db
+        self.clock = clock
+
+    def create_token(self, role: str, name: str = "") -> str:
+        if role not in ROLES:
+            raise ValidationError(f"role {role!r} is unknown; use one of {', '.join(ROLES)}", field="role")
+        token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+        with self.db.write() as conn:
+            conn.execute(
+                "INSERT INTO tokens (id, hash, role, name, created_at) VALUES (?, ?, ?, ?, ?)",
+                (uuid.uuid4().hex, _token_hash(token), role, name, iso(self.clock())),
+            )
+        return token
+
+    def token_role(self, token: str) -> tuple[str, str]:
+        """(role, token id) of a live token, or Unauthorized."""
+        row = self.db.conn.execute(
+            "SELECT id, role FROM tokens WHERE hash = ? AND revoked_at IS NULL", (_token_hash(token),)
+        ).fetchone()
+        if row is None:
+            raise Unauthorized("the bearer token is unknown or revoked; create one with `backroom token create --role ROLE`")
+        return row["role"], row["id"]
+
+    def set_user(self, username: str, password: str, role: str) -> None:
+        if role not in _RANK:
+            raise ValidationError(f"people have the role owner, manager or cashier, not {role!r}", field="role")
+        if len(password) < 8:
+            raise ValidationError("a password needs at least 8 characters", field="password")
+        with self.db.write() as conn:
+            conn.execute(
+                "INSERT INTO users (username, password_hash, role, created_at) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (username) DO UPDATE SET password_hash = excluded.password_hash, role = excluded.role",
+                (username, hash_password(password), role, iso(self.clock())),
+            )
+
+    def login(self, username: str, password: str) -> str:
+        """The user's role when the password is right, else Unauthorized (same message either way)."""
+        row = self.db.conn.execute(
+            "SELECT password_hash, role FROM users WHERE username = ? AND disabled_at IS NULL", (username,)
+        ).fetchone()
+        stored = row["password_hash"] if row else hash_password(secrets.token_hex(8))  # equal work for unknown users
+        if not check_password(password, stored) or row is None:
+            raise Unauthorized("wrong user name or password")
+        role: str = row["role"]
+        return role

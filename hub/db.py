@@ -1,0 +1,131 @@
+"""SQLite storage: WAL mode, numbered migrations, one connection per thread."""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from importlib import resources
+from pathlib import Path
+
+import sqlite_utils
+
+from hub.errors import BackroomError
+
+log = logging.getLogger(__name__)
+
+BUSY_TIMEOUT_MS = 5000
+
+
+def _migrations() -> list[tuple[int, str, str]]:
+    found = []
+    for entry in resources.files("hub.migrations").iterdir():
+        name = entry.name
+        if name.endswith(".sql") and name[:4].isdigit():
+            found.append((int(name[:4]), name, entry.read_text(encoding="utf-8")))
+    return sorted(found)
+
+
+def _configure(conn: sqlite3.Connection) -> None:
+    conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    conn.execute("PRAGMA foreign_keys = ON")
+    # FULL: a sale acknowledged to a register must survive a power cut (Pis lose power).
+    conn.execute("PRAGMA synchronous = FULL")
+
+
+def migrate(path: Path) -> int:
+    """Apply pending migrations to the database at path; return the schema version."""
+    conn = sqlite3.connect(path, isolation_level=None)
+    try:
+        mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+        if mode != "wal":
+            raise BackroomError(f"database {path} could not be put in WAL mode (got {mode!r})")
+        _configure(conn)
+        conn.execute("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT, applied_at TEXT DEFAULT CURRENT_TIMESTAMP)")
+        applied = {row[0] for row in conn.execute("SELECT version FROM schema_migrations")}
+        version = max(applied, default=0)
+        for number, name, sql in _migrations():
+            if number in applied:
+                continue
+            log.info("applying migration %s to %s", name, path)
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                for statement in sqlite3_split(sql):
+                    conn.execute(statement)
+                conn.execute("INSERT INTO schema_migrations (version, name) VALUES (?, ?)", (number, name))
+                conn.execute("COMMIT")
+            except sqlite3.Error as exc:
+                conn.execute("ROLLBACK")
+                raise BackroomError(f"migration {name} failed on {path}: {exc}; the database is unchanged") from exc
+            version = number
+        return version
+    finally:
+        conn.close()
+
+
+def sqlite3_split(script: str) -> Iterator[str]:
+    """Split a migration script into complete statements."""
+    buf = ""
+    for line in script.splitlines(keepends=True):
+        buf += line
+        if sqlite3.complete_statement(buf):
+            stmt = buf.strip()
+            if stmt and not all(s.strip().startswith("--") or not s.strip() for s in stmt.splitlines()):
+                yield stmt
+            buf = ""
+    if buf.strip() and not all(s.strip().startswith("--") or not s.strip() for s in buf.splitlines()):
+        raise BackroomError("migration script ends with an incomplete statement")
+
+
+class Database:
+    """The hub's database file. Hands each thread its own connection."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self._local = threading.local()
+        self._all: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+
+    def open(self) -> Database:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        migrate(self.path)
+        return self
+
+    @property
+    def conn(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            conn.row_factory = sqlite3.Row
+            _configure(conn)
+            self._local.conn = conn
+            with self._lock:
+                self._all.append(conn)
+        return conn
+
+    @property
+    def utils(self) -> sqlite_utils.Database:
+        """sqlite-utils view of this thread's connection, for bulk inserts and introspection."""
+        return sqlite_utils.Database(self.conn)
+
+    @contextmanager
+    def write(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction (BEGIN IMMEDIATE): all or nothing."""
+        conn = self.conn
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield conn
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        else:
+            conn.execute("COMMIT")
+
+    def close(self) -> None:
+        with self._lock:
+            for conn in self._all:
+                conn.close()
+            self._all.clear()
+        self._local = threading.local()

@@ -1,0 +1,1 @@
+"""The pure domain core: no Flask, paho, serial, evdev, escpos, zeroconf, apscheduler or database."""

@@ -1,0 +1,239 @@
+"""The hub's store: every domain write and its outbox event in one SQLite transaction."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+import uuid
+from collections.abc import Iterable
+from dataclasses import asdict
+from typing import Any
+
+from hub.clock import Clock, iso, system_clock
+from hub.db import Database
+from hub.domain import barcodes
+from hub.domain.sale import CatalogItem, Sale
+from hub.errors import Conflict, NotFound, UnprocessableError
+
+EVENT_VERSION = 1
+
+
+def canonical_hash(body: Any) -> str:
+    return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+def normalize_code(code: str) -> str:
+    """The form a barcode is stored and looked up in: GTINs as 14 digits, others as given."""
+    parsed = barcodes.parse(code)
+    return parsed.gtin if parsed.kind == "gtin" and parsed.gtin else code.strip()
+
+
+class Store:
+    def __init__(self, db: Database, hub_id: str, currency: str, clock: Clock = system_clock) -> None:
+        self.db = db
+        self.hub_id = hub_id
+        self.currency = currency
+        self.clock = clock
+
+    # -- outbox -----------------------------------------------------------------------------
+    def append_event(self, conn: sqlite3.Connection, type_: str, data: dict[str, Any]) -> int:
+        """Append an event inside the caller's transaction; seq is assigned at commit order."""
+        cur = conn.execute(
+            "INSERT INTO outbox (id, type, occurred_at, v, data) VALUES (?, ?, ?, ?, ?)",
+            (uuid.uuid4().hex, type_, iso(self.clock()), EVENT_VERSION, json.dumps(data, separators=(",", ":"))),
+        )
+        return int(cur.lastrowid or 0)
+
+    def pending_events(self, limit: int) -> list[dict[str, Any]]:
+        acked = self.db.conn.execute("SELECT acked_seq FROM sync_state WHERE id = 1").fetchone()[0]
+        rows = self.db.conn.execute(
+            "SELECT seq, id, type, occurred_at, v, data FROM outbox WHERE seq > ? ORDER BY seq LIMIT ?",
+            (acked, limit),
+        ).fetchall()
+        return [
+            {"id": r["id"], "hub_id": self.hub_id, "seq": r["seq"], "type": r["type"],
+             "occurred_at": r["occurred_at"], "v": r["v"], "data": json.loads(r["data"])}
+            for r in rows
+        ]
+
+    def ack_events(self, seq: int) -> None:
+        with self.db.write() as conn:
+            conn.execute(
+                "UPDATE sync_state SET acked_seq = max(acked_seq, ?), last_success_at = ?, last_error = NULL WHERE id = 1",
+                (seq, iso(self.clock())),
+            )
+
+    def record_sync_error(self, message: str) -> None:
+        with self.db.write() as conn:
+            conn.execute(
+                "UPDATE sync_state SET last_error = ?, last_error_at = ? WHERE id = 1",
+                (message[:500], iso(self.clock())),
+            )
+
+    def sync_summary(self) -> dict[str, Any]:
+        conn = self.db.conn
+        state = conn.execute("SELECT * FROM sync_state WHERE id = 1").fetchone()
+        last_seq = conn.execute("SELECT coalesce(max(seq), 0) FROM outbox").fetchone()[0]
+        oldest = conn.execute(
+            "SELECT occurred_at FROM outbox WHERE seq > ? ORDER BY seq LIMIT 1", (state["acked_seq"],)
+        ).fetchone()
+        backlog = conn.execute("SELECT count(*) FROM outbox WHERE seq > ?", (state["acked_seq"],)).fetchone()[0]
+        return {
+            "backlog": backlog,
+            "oldest_unsent_at": oldest[0] if oldest else None,
+            "acked_seq": state["acked_seq"],
+            "last_seq": last_seq,
+            "last_success_at": state["last_success_at"],
+            "last_error": state["last_error"],
+            "last_error_at": state["last_error_at"],
+        }
+
+    # -- catalog ----------------------------------------------------------------------------
+    def add_item(self, conn: sqlite3.Connection, item: CatalogItem, codes: Iterable[tuple[str, int]], actor: str, department: str = "") -> None:
+        now = iso(self.clock())
+        conn.execute(
+            "INSERT INTO items (sku, name, unit, price_minor, tax_rate_bp, department, active, created_at, updated_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (item.sku, item.name, item.unit, item.price_minor, item.tax_rate_bp, department, int(item.active), now, now),
+        )
+        for code, pack in codes:
+            key = normalize_code(code)
+            holder = conn.execute("SELECT sku FROM barcodes WHERE code = ?", (key,)).fetchone()
+            if holder:
+                raise Conflict(f"barcode {code} already belongs to item {holder[0]}; remove it there first", field="barcodes")
+            conn.execute("INSERT INTO barcodes (code, sku, pack_qty) VALUES (?, ?, ?)", (key, item.sku, pack))
+        conn.execute(
+            "INSERT INTO item_changes (sku, field, old, new, actor, at) VALUES (?, 'created', NULL, ?, ?, ?)",
+            (item.sku, json.dumps(asdict(item)), actor, now),
+        )
+        self.append_event(conn, "item.created", {**asdict(item), "barcodes": [c for c, _ in codes]})
+
+    def items(self, skus: Iterable[str]) -> dict[str, CatalogItem]:
+        wanted = sorted(set(skus))
+        if not wanted:
+            return {}
+        rows = self.db.conn.execute(
+            f"SELECT sku, name, unit, price_minor, tax_rate_bp, active FROM items WHERE sku IN ({','.join('?' * len(wanted))})",
+            wanted,
+        ).fetchall()
+        return {r["sku"]: CatalogItem(r["sku"], r["name"], r["unit"], r["price_minor"], r["tax_rate_bp"], bool(r["active"])) for r in rows}
+
+    def lookup(self, code: str) -> dict[str, Any]:
+        """Resolve a scan to {item, qty, parsed}; UnprocessableError when malformed, NotFound when unknown."""
+        parsed = barcodes.parse(code)
+        if not parsed.valid:
+            raise UnprocessableError(parsed.error or "the code cannot be read", field="code")
+        key = parsed.gtin if parsed.kind == "gtin" else parsed.item_ref
+        row = self.db.conn.execute(
+            "SELECT i.sku, i.name, i.unit, i.price_minor, i.tax_rate_bp, i.active, b.pack_qty "
+            "FROM barcodes b JOIN items i ON i.sku = b.sku WHERE b.code = ?",
+            (key,),
+        ).fetchone()
+        if row is None and parsed.kind == "internal":
+            row = self.db.conn.execute(
+                "SELECT sku, name, unit, price_minor, tax_rate_bp, active, 1 AS pack_qty FROM items WHERE sku = ?",
+                (key,),
+            ).fetchone()
+        if row is None:
+            raise NotFound(f"no item has the code {code.strip()}; add it to the item master or check the label", field="code")
+        item = {k: row[k] for k in ("sku", "name", "unit", "price_minor", "tax_rate_bp")}
+        item["active"] = bool(row["active"])
+        # A weighed item scanned by its plain code carries no weight: the register asks the scale.
+        qty = row["pack_qty"] if row["unit"] == "each" else None
+        return {"item": item, "qty": qty, "parsed": parsed.to_json()}
+
+    def stock(self, sku: str) -> list[dict[str, Any]]:
+        if not self.db.conn.execute("SELECT 1 FROM items WHERE sku = ?", (sku,)).fetchone():
+            raise NotFound(f"no item with SKU {sku}", field="sku")
+        rows = self.db.conn.execute(
+            "SELECT location, on_hand, reserved FROM stock_levels WHERE sku = ? ORDER BY location", (sku,)
+        ).fetchall()
+        return [{"location": r["location"], "on_hand": r["on_hand"], "reserved": r["reserved"],
+                 "available": r["on_hand"] - r["reserved"]} for r in rows]
+
+    # -- stock ledger -------------------------------------------------------------------------
+    def move_stock(self, conn: sqlite3.Connection, sku: str, location: str, qty: int, kind: str,
+                   actor: str, doc_type: str = "", doc_id: str = "", reason: str = "", device: str = "") -> int:
+        """Append a move and update its projection in the caller's transaction."""
+        cur = conn.execute(
+            "INSERT INTO stock_moves (sku, location, qty, kind, reason, doc_type, doc_id, actor, device, at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (sku, location, qty, kind, reason, doc_type, doc_id, actor, device, iso(self.clock())),
+        )
+        move_id = int(cur.lastrowid or 0)
+        conn.execute(
+            "INSERT INTO stock_levels (sku, location, on_hand, last_move_id) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (sku, location) DO UPDATE SET on_hand = on_hand + excluded.on_hand, last_move_id = excluded.last_move_id",
+            (sku, location, qty, move_id),
+        )
+        return move_id
+
+    # -- sales ------------------------------------------------------------------------------
+    def find_sale_replay(self, sale_id: str, request_hash: str) -> dict[str, Any] | None:
+        row = self.db.conn.execute("SELECT request_hash, response FROM sales WHERE id = ?", (sale_id,)).fetchone()
+        return self._replay(sale_id, row, request_hash)
+
+    @staticmethod
+    def _replay(sale_id: str, row: sqlite3.Row | None, request_hash: str) -> dict[str, Any] | None:
+        if row is None:
+            return None
+        if row["request_hash"] != request_hash:
+            raise Conflict(
+                f"sale {sale_id} was already recorded with a different body; make a new id for a new sale",
+                field="id", code="idempotency_conflict",
+            )
+        result: dict[str, Any] = json.loads(row["response"])
+        return result
+
+    def register_exists(self, register_id: str) -> bool:
+        return self.db.conn.execute("SELECT 1 FROM registers WHERE id = ?", (register_id,)).fetchone() is not None
+
+    def record_sale(self, sale: Sale, request_hash: str, actor: str, receipt: dict[str, Any],
+                    location: str = "floor") -> tuple[dict[str, Any], bool]:
+        """Commit sale, lines, tenders, stock moves, its receipt job and the outbox event at once.
+
+        Returns (response, created). The same id and body again returns the first response.
+        """
+        with self.db.write() as conn:
+            row = conn.execute("SELECT request_hash, response FROM sales WHERE id = ?", (sale.id,)).fetchone()
+            replay = self._replay(sale.id, row, request_hash)
+            if replay is not None:
+                return replay, False
+            number = conn.execute("SELECT coalesce(max(number), 0) + 1 FROM sales").fetchone()[0]
+            created_at = iso(self.clock())
+            response = {
+                "id": sale.id, "number": number, "register_id": sale.register_id, "currency": self.currency,
+                "lines": [asdict(line) for line in sale.lines],
+                "tenders": [asdict(t) for t in sale.tenders],
+                "total_minor": sale.total_minor, "tax_minor": sale.tax_minor,
+                "tendered_minor": sale.tendered_minor, "change_minor": sale.change_minor,
+                "created_at": created_at, "receipt_code": f"S{number:08d}",
+            }
+            event = dict(response)
+            conn.execute(
+                "INSERT INTO sales (id, number, register_id, actor, currency, total_minor, tax_minor, tendered_minor, "
+                "change_minor, created_at, request_hash, response) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (sale.id, number, sale.register_id, actor, self.currency, sale.total_minor, sale.tax_minor,
+                 sale.tendered_minor, sale.change_minor, created_at, request_hash,
+                 json.dumps({**response, "receipt": receipt})),
+            )
+            conn.executemany(
+                "INSERT INTO sale_lines (sale_id, line_no, sku, name, unit, qty, unit_price_minor, total_minor, tax_rate_bp, tax_minor) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [(sale.id, ln.line_no, ln.sku, ln.name, ln.unit, ln.qty, ln.unit_price_minor, ln.total_minor, ln.tax_rate_bp, ln.tax_minor)
+                 for ln in sale.lines],
+            )
+            conn.executemany(
+                "INSERT INTO sale_tenders (sale_id, line_no, kind, amount_minor, reference) VALUES (?, ?, ?, ?, ?)",
+                [(sale.id, i, t.kind, t.amount_minor, t.reference) for i, t in enumerate(sale.tenders, start=1)],
+            )
+            response["receipt"] = receipt
+            for ln in sale.lines:
+                self.move_stock(conn, ln.sku, location, -ln.qty, "sale", actor, "sale", sale.id, device=sale.register_id)
+            if receipt.get("job_id"):
+                conn.execute("INSERT INTO print_jobs (job_id, sale_id, device_id, register_id, status, created_at) "
+                             "VALUES (?, ?, ?, ?, 'queued', ?)",
+                             (receipt["job_id"], sale.id, receipt["device_id"], sale.register_id, created_at))
+            self.append_event(conn, "sale.completed", event)
+        return response, True

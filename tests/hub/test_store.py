@@ -1,0 +1,111 @@
+import sqlite3
+import uuid
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from hub.db import Database, migrate
+from hub.domain.sale import CatalogItem, LineRequest, Tender, price_sale
+from hub.errors import Conflict
+from hub.store import Store, canonical_hash
+
+ITEMS = [CatalogItem("A", "Apple juice", "each", 249, 2000), CatalogItem("B", "Bananas", "g", 199, 700)]
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Store:
+    db = Database(tmp_path / "hub.sqlite3").open()
+    s = Store(db, "h1", "EUR")
+    with db.write() as conn:
+        s.add_item(conn, ITEMS[0], [("4006381333931", 1), ("14006381333938", 6)], actor="test")
+        s.add_item(conn, ITEMS[1], [("4011", 1)], actor="test")
+        conn.execute("INSERT INTO registers (id, name) VALUES ('till-1', 'Till 1')")
+    yield s
+    db.close()
+
+
+def sell(store: Store, lines: list[tuple[str, int]], sale_id: str | None = None) -> dict:
+    sale_id = sale_id or str(uuid.uuid4())
+    sale = price_sale(sale_id, "till-1", [LineRequest(s, q) for s, q in lines], [Tender("cash", 10**8)],
+                      store.items(s for s, _ in lines), True)
+    response, _ = store.record_sale(sale, canonical_hash(lines), "test", {"job_id": None, "status": "no_printer", "device_id": None})
+    return response
+
+
+def test_database_is_wal_and_migrations_are_idempotent(tmp_path: Path) -> None:
+    path = tmp_path / "x.sqlite3"
+    assert migrate(path) == migrate(path) == 1
+    conn = sqlite3.connect(path)
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert conn.execute("SELECT count(*) FROM schema_migrations").fetchone()[0] == 1
+    conn.close()
+
+
+def test_a_barcode_belongs_to_one_item(store: Store) -> None:
+    with pytest.raises(Conflict, match="already belongs to item A"), store.db.write() as conn:
+        store.add_item(conn, CatalogItem("C", "Copy", "each", 1, 0), [("4006381333931", 1)], actor="t")
+    assert store.items(["C"]) == {}  # the whole add rolled back
+
+
+def test_case_barcode_means_n_units_and_weighed_items_ask_for_weight(store: Store) -> None:
+    assert store.lookup("14006381333938")["qty"] == 6
+    assert store.lookup("]E04006381333931")["item"]["sku"] == "A"
+    assert store.lookup("4011")["qty"] is None
+
+
+def test_sale_writes_moves_projection_and_outbox_together(store: Store) -> None:
+    sale = sell(store, [("A", 2), ("B", 532)])
+    conn = store.db.conn
+    moves = conn.execute("SELECT sku, qty, kind, doc_id FROM stock_moves ORDER BY id").fetchall()
+    assert [tuple(m) for m in moves] == [("A", -2, "sale", sale["id"]), ("B", -532, "sale", sale["id"])]
+    assert store.stock("A")[0]["on_hand"] == -2
+    events = store.pending_events(100)
+    assert [e["type"] for e in events][-1] == "sale.completed"
+    assert events[-1]["data"]["total_minor"] == sale["total_minor"]
+    assert [e["seq"] for e in events] == list(range(1, len(events) + 1))
+
+
+def test_a_failed_sale_leaves_nothing_behind(store: Store) -> None:
+    before = store.sync_summary()["last_seq"]
+    sale = price_sale(str(uuid.uuid4()), "till-1", [LineRequest("A", 1)], [Tender("cash", 1000)], store.items(["A"]), True)
+    bad = sale.__class__(**{**sale.__dict__, "register_id": "no-such-register"})  # violates a foreign key
+    with pytest.raises(sqlite3.IntegrityError):
+        store.record_sale(bad, "h", "test", {"job_id": None})
+    conn = store.db.conn
+    assert conn.execute("SELECT count(*) FROM sales").fetchone()[0] == 0
+    assert conn.execute("SELECT count(*) FROM stock_moves").fetchone()[0] == 0
+    assert store.sync_summary()["last_seq"] == before
+
+
+def test_same_id_same_body_returns_first_answer_and_different_body_conflicts(store: Store) -> None:
+    sale_id = str(uuid.uuid4())
+    first = sell(store, [("A", 1)], sale_id)
+    again = sell(store, [("A", 1)], sale_id)
+    assert again == first
+    with pytest.raises(Conflict):
+        sell(store, [("A", 2)], sale_id)
+    assert store.db.conn.execute("SELECT count(*) FROM stock_moves").fetchone()[0] == 1
+
+
+def test_acked_events_leave_the_backlog(store: Store) -> None:
+    sell(store, [("A", 1)])
+    summary = store.sync_summary()
+    assert summary["backlog"] == summary["last_seq"] > 0
+    store.ack_events(summary["last_seq"])
+    assert store.sync_summary()["backlog"] == 0
+    assert store.pending_events(10) == []
+
+
+@settings(max_examples=25, suppress_health_check=[HealthCheck.function_scoped_fixture], deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["A", "B"]), st.sampled_from(["floor", "backroom"]),
+                          st.integers(-500, 500).filter(bool)), max_size=30))
+def test_on_hand_always_equals_the_sum_of_moves(store: Store, moves: list[tuple[str, str, int]]) -> None:
+    with store.db.write() as conn:
+        for sku, loc, qty in moves:
+            store.move_stock(conn, sku, loc, qty, "adjustment", "test", reason="correction")
+    conn = store.db.conn
+    projected = {(r[0], r[1]): r[2] for r in conn.execute("SELECT sku, location, on_hand FROM stock_levels")}
+    summed = {(r[0], r[1]): r[2] for r in conn.execute("SELECT sku, location, sum(qty) FROM stock_moves GROUP BY sku, location")}
+    assert {k: v for k, v in projected.items() if v or k in summed} == summed
