@@ -1,0 +1,1 @@
+"""Backroom devices agent: drivers, protocols and simulators for shop hardware."""

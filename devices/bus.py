@@ -1,0 +1,265 @@
+"""The device bus contract: MQTT topic names and payload shapes, shared by the agent and the hub.
+
+One module so the two sides can never disagree about a topic (see DESIGN.md, "The device bus").
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+ROOT = "backroom"
+ONLINE = "online"
+OFFLINE = "offline"
+DEVICE_KINDS = ("scanner", "scale", "receipt_printer", "label_printer", "tablet", "display", "drawer")
+
+_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
+
+
+class BusError(ValueError):
+    """A topic or payload that does not follow the device bus contract."""
+
+
+def check_id(value: str, what: str = "device id") -> str:
+    """Return value if it is usable inside a topic level, else raise BusError."""
+    if not isinstance(value, str) or not _ID_RE.match(value):
+        raise BusError(
+            f"{what} {value!r} is not valid: use 1-128 letters, digits, '.', '_', ':' or '-' "
+            "(no '/', '+', '#' or spaces)"
+        )
+    return value
+
+
+def device_base(hub: str, dev: str) -> str:
+    return f"{ROOT}/{check_id(hub, 'hub id')}/dev/{check_id(dev)}"
+
+
+def config_topic(hub: str, dev: str) -> str:
+    return f"{device_base(hub, dev)}/config"
+
+
+def availability_topic(hub: str, dev: str) -> str:
+    return f"{device_base(hub, dev)}/availability"
+
+
+def event_topic(hub: str, dev: str, name: str) -> str:
+    return f"{device_base(hub, dev)}/event/{check_id(name, 'event name')}"
+
+
+def cmd_topic(hub: str, dev: str, name: str) -> str:
+    return f"{device_base(hub, dev)}/cmd/{check_id(name, 'command name')}"
+
+
+def result_topic(hub: str, dev: str, name: str) -> str:
+    return f"{cmd_topic(hub, dev, name)}/result"
+
+
+def hub_status_topic(hub: str) -> str:
+    return f"{ROOT}/{check_id(hub, 'hub id')}/hub/status"
+
+
+def all_devices_filter(hub: str) -> str:
+    """Subscription filter for every device topic of one hub."""
+    return f"{ROOT}/{check_id(hub, 'hub id')}/dev/#"
+
+
+@dataclass(frozen=True)
+class Topic:
+    """A parsed device topic: which device, which part, and for events/commands the name."""
+
+    hub: str
+    dev: str
+    part: str  # config | availability | event | cmd | result
+    name: str | None = None
+
+
+def parse_topic(topic: str) -> Topic:
+    parts = topic.split("/")
+    if len(parts) < 5 or parts[0] != ROOT or parts[2] != "dev":
+        raise BusError(f"topic {topic!r} is not a device topic")
+    hub, dev, rest = parts[1], parts[3], parts[4:]
+    if rest == ["config"]:
+        return Topic(hub, dev, "config")
+    if rest == ["availability"]:
+        return Topic(hub, dev, "availability")
+    if len(rest) == 2 and rest[0] == "event":
+        return Topic(hub, dev, "event", rest[1])
+    if len(rest) == 2 and rest[0] == "cmd":
+        return Topic(hub, dev, "cmd", rest[1])
+    if len(rest) == 3 and rest[0] == "cmd" and rest[2] == "result":
+        return Topic(hub, dev, "result", rest[1])
+    raise BusError(f"topic {topic!r} has an unknown shape under the device")
+
+
+def _loads(payload: bytes | str, what: str) -> dict[str, Any]:
+    try:
+        value = json.loads(payload)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise BusError(f"{what} payload is not JSON: {exc}") from exc
+    if not isinstance(value, dict):
+        raise BusError(f"{what} payload must be a JSON object, got {type(value).__name__}")
+    return value
+
+
+def _require(d: dict[str, Any], key: str, typ: type | tuple[type, ...], what: str) -> Any:
+    if key not in d:
+        raise BusError(f"{what} payload is missing {key!r}")
+    value = d[key]
+    if not isinstance(value, typ) or (typ is int and isinstance(value, bool)):
+        raise BusError(f"{what} payload field {key!r} has the wrong type: {value!r}")
+    return value
+
+
+def dumps(obj: Any) -> bytes:
+    if hasattr(obj, "__dataclass_fields__"):
+        obj = asdict(obj)
+    return json.dumps(obj, separators=(",", ":"), sort_keys=True).encode()
+
+
+@dataclass(frozen=True)
+class DeviceConfig:
+    """Retained announcement of a device (like Home Assistant's discovery config)."""
+
+    kind: str
+    name: str
+    model: str = ""
+    manufacturer: str = ""
+    sw_version: str = ""
+    connection: str = ""
+    capabilities: list[str] = field(default_factory=list)
+
+    @classmethod
+    def from_payload(cls, payload: bytes | str) -> DeviceConfig:
+        d = _loads(payload, "config")
+        kind = _require(d, "kind", str, "config")
+        if kind not in DEVICE_KINDS:
+            raise BusError(f"config kind {kind!r} is unknown; expected one of {', '.join(DEVICE_KINDS)}")
+        caps = d.get("capabilities", [])
+        if not isinstance(caps, list) or not all(isinstance(c, str) for c in caps):
+            raise BusError("config field 'capabilities' must be a list of strings")
+        return cls(
+            kind=kind,
+            name=_require(d, "name", str, "config"),
+            model=str(d.get("model", "")),
+            manufacturer=str(d.get("manufacturer", "")),
+            sw_version=str(d.get("sw_version", "")),
+            connection=str(d.get("connection", "")),
+            capabilities=list(caps),
+        )
+
+
+@dataclass(frozen=True)
+class Scan:
+    """One barcode read. data keeps control characters such as GS (0x1D)."""
+
+    id: str
+    data: str
+    symbology: str = ""
+    aim: str = ""
+
+    @classmethod
+    def from_payload(cls, payload: bytes | str) -> Scan:
+        d = _loads(payload, "scan")
+        data = _require(d, "data", str, "scan")
+        if not data:
+            raise BusError("scan payload field 'data' is empty")
+        return cls(
+            id=_require(d, "id", str, "scan"),
+            data=data,
+            symbology=str(d.get("symbology", "")),
+            aim=str(d.get("aim", "")),
+        )
+
+
+WEIGHT_STATUSES = ("ok", "motion", "over_capacity", "under_zero", "at_zero", "error")
+
+
+@dataclass(frozen=True)
+class Weight:
+    """A scale reading in grams. stable is False while the platter moves."""
+
+    grams: int
+    stable: bool
+    status: str = "ok"
+    tare_g: int = 0
+
+    @classmethod
+    def from_payload(cls, payload: bytes | str) -> Weight:
+        d = _loads(payload, "weight")
+        status = str(d.get("status", "ok"))
+        if status not in WEIGHT_STATUSES:
+            raise BusError(f"weight status {status!r} is unknown; expected one of {', '.join(WEIGHT_STATUSES)}")
+        return cls(
+            grams=_require(d, "grams", int, "weight"),
+            stable=_require(d, "stable", bool, "weight"),
+            status=status,
+            tare_g=int(d.get("tare_g", 0)),
+        )
+
+
+@dataclass(frozen=True)
+class ReceiptLine:
+    text: str
+    amount: str = ""
+
+
+@dataclass(frozen=True)
+class PrintReceipt:
+    """A receipt print job: already formatted text, rendered to ESC/POS by the agent."""
+
+    job_id: str
+    header: list[str]
+    lines: list[ReceiptLine]
+    totals: list[ReceiptLine]
+    footer: list[str]
+    barcode: str = ""  # Code 128 payload that brings the sale back for a return
+    open_drawer: bool = False
+
+    @classmethod
+    def from_payload(cls, payload: bytes | str) -> PrintReceipt:
+        d = _loads(payload, "print")
+
+        def lines(key: str) -> list[ReceiptLine]:
+            raw = d.get(key, [])
+            if not isinstance(raw, list):
+                raise BusError(f"print payload field {key!r} must be a list")
+            out = []
+            for item in raw:
+                if not isinstance(item, dict) or not isinstance(item.get("text"), str):
+                    raise BusError(f"print payload field {key!r} holds a line without 'text'")
+                out.append(ReceiptLine(item["text"], str(item.get("amount", ""))))
+            return out
+
+        def strings(key: str) -> list[str]:
+            raw = d.get(key, [])
+            if not isinstance(raw, list) or not all(isinstance(s, str) for s in raw):
+                raise BusError(f"print payload field {key!r} must be a list of strings")
+            return list(raw)
+
+        return cls(
+            job_id=_require(d, "job_id", str, "print"),
+            header=strings("header"),
+            lines=lines("lines"),
+            totals=lines("totals"),
+            footer=strings("footer"),
+            barcode=str(d.get("barcode", "")),
+            open_drawer=bool(d.get("open_drawer", False)),
+        )
+
+
+@dataclass(frozen=True)
+class JobResult:
+    job_id: str
+    ok: bool
+    error: str = ""
+
+    @classmethod
+    def from_payload(cls, payload: bytes | str) -> JobResult:
+        d = _loads(payload, "result")
+        return cls(
+            job_id=_require(d, "job_id", str, "result"),
+            ok=_require(d, "ok", bool, "result"),
+            error=str(d.get("error", "") or ""),
+        )

@@ -1,0 +1,84 @@
+"""In-process fan-out of live events (scans, weights, job results) to open SSE streams."""
+
+from __future__ import annotations
+
+import json
+import queue
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+QUEUE_SIZE = 256
+HEARTBEAT_S = 15.0
+
+
+class Subscription:
+    def __init__(self, channels: Channels, key: str) -> None:
+        self._channels = channels
+        self.key = key
+        self.queue: queue.Queue[tuple[str, str]] = queue.Queue(QUEUE_SIZE)
+        self.dropped = 0
+
+    def put(self, item: tuple[str, str]) -> None:
+        while True:
+            try:
+                self.queue.put_nowait(item)
+                return
+            except queue.Full:
+                # A stalled browser must not hold memory: drop its oldest event and count it.
+                try:
+                    self.queue.get_nowait()
+                    self.dropped += 1
+                except queue.Empty:
+                    pass
+
+    def close(self) -> None:
+        self._channels._remove(self)
+
+
+class Channels:
+    def __init__(self) -> None:
+        self._subs: dict[str, set[Subscription]] = {}
+        self._lock = threading.Lock()
+
+    def subscribe(self, key: str) -> Subscription:
+        sub = Subscription(self, key)
+        with self._lock:
+            self._subs.setdefault(key, set()).add(sub)
+        return sub
+
+    def _remove(self, sub: Subscription) -> None:
+        with self._lock:
+            subs = self._subs.get(sub.key)
+            if subs:
+                subs.discard(sub)
+                if not subs:
+                    del self._subs[sub.key]
+
+    def publish(self, key: str, event: str, data: dict[str, Any]) -> int:
+        """Send event to every stream open on key; returns how many got it."""
+        text = json.dumps(data, separators=(",", ":"))
+        with self._lock:
+            subs = list(self._subs.get(key, ()))
+        for sub in subs:
+            sub.put((event, text))
+        return len(subs)
+
+    def count(self, key: str) -> int:
+        with self._lock:
+            return len(self._subs.get(key, ()))
+
+
+def sse_stream(sub: Subscription, heartbeat_s: float = HEARTBEAT_S) -> Iterator[bytes]:
+    """The text/event-stream body: an opening comment so headers leave at once, then events."""
+    try:
+        yield b": connected\n\n"
+        while True:
+            try:
+                event, text = sub.queue.get(timeout=heartbeat_s)
+            except queue.Empty:
+                yield b": keep-alive\n\n"
+                continue
+            yield f"event: {event}\ndata: {text}\n\n".encode()
+    finally:
+        sub.close()

@@ -1,0 +1,161 @@
+"""The hub process: database, device registry, forwarder, scheduler and web server, started together."""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from apscheduler.schedulers.background import BackgroundScheduler
+
+from hub import sysinfo
+from hub.auth import Auth
+from hub.clock import Clock, system_clock
+from hub.config import Config
+from hub.db import Database
+from hub.domain import sale as sales
+from hub.errors import UnprocessableError
+from hub.forwarder import Forwarder
+from hub.live import Channels
+from hub.registry import LAST_SEEN_FLUSH_S, DeviceRegistry
+from hub.store import Store, canonical_hash
+
+log = logging.getLogger(__name__)
+
+DB_FILE = "backroom.sqlite3"
+
+
+def open_database(data_dir: Path) -> Database:
+    return Database(data_dir / DB_FILE).open()
+
+
+def session_secret(config: Config, data_dir: Path) -> str:
+    """hub.secret_key, or one generated once and kept in the data dir (mode 0600)."""
+    if config["hub"]["secret_key"]:
+        return str(config["hub"]["secret_key"])
+    path = data_dir / "session.key"
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        key = secrets.token_urlsafe(32)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(key)
+        return key
+
+
+class HubService:
+    def __init__(self, config: Config, clock: Clock = system_clock) -> None:
+        self.config = config
+        self.clock = clock
+        self.data_dir = config.data_dir
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.db = open_database(self.data_dir)
+        hub = config["hub"]
+        self.hub_id: str = hub["id"]
+        self.store = Store(self.db, self.hub_id, config["store"]["currency"], clock)
+        self.auth = Auth(self.db, clock)
+        self.channels = Channels()
+        self.registry = DeviceRegistry(self.db, self.channels, self.hub_id, config["store"]["name"],
+                                       config["store"]["currency"], hub["default_register"], self.store.lookup, clock)
+        cloud = config["cloud"]
+        self.forwarder: Forwarder | None = None
+        if cloud["url"]:
+            self.forwarder = Forwarder(self.store, cloud["url"], cloud["secret"], cloud["batch_size"],
+                                       cloud["backoff_base_s"], cloud["backoff_cap_s"], cloud["timeout_s"])
+        self.started = time.monotonic()
+        self.cpu = sysinfo.CpuSampler()
+        self.scheduler = BackgroundScheduler(timezone="UTC")
+        self.secret_key = session_secret(config, self.data_dir)
+        self._ensure_register(hub["default_register"])
+
+    def _ensure_register(self, register_id: str) -> None:
+        with self.db.write() as conn:
+            conn.execute("INSERT OR IGNORE INTO registers (id, name) VALUES (?, ?)", (register_id, register_id))
+
+    def start(self) -> None:
+        mqtt = self.config["mqtt"]
+        self.registry.start(mqtt["host"], mqtt["port"], mqtt["username"], mqtt["password"])
+        if self.forwarder:
+            self.forwarder.start()
+        self.scheduler.add_job(self.registry.flush_last_seen, "interval", seconds=LAST_SEEN_FLUSH_S, id="flush_last_seen")
+        self.scheduler.start()
+
+    def stop(self) -> None:
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=False)
+        if self.forwarder:
+            self.forwarder.stop()
+        self.registry.stop()
+        self.db.close()
+
+    # -- use cases the API calls --------------------------------------------------------------
+    def complete_sale(self, body: Any, actor: str) -> tuple[dict[str, Any], bool]:
+        """Validate, price and commit a sale; then queue its receipt. Idempotent by the sale id."""
+        sale_id, register_id, requests, tenders = sales.parse_request(body)
+        request_hash = canonical_hash(body)
+        replay = self.store.find_sale_replay(sale_id, request_hash)
+        if replay is not None:
+            return replay, False
+        if not self.store.register_exists(register_id):
+            raise UnprocessableError(f"register {register_id!r} does not exist", field="register_id")
+        catalog = self.store.items(r.sku for r in requests)
+        sale = sales.price_sale(sale_id, register_id, requests, tenders, catalog,
+                                self.config["store"]["prices_include_tax"])
+        plan = self.registry.plan_receipt(register_id)
+        response, created = self.store.record_sale(sale, request_hash, actor, plan)
+        if created:
+            if self.forwarder:
+                self.forwarder.notify()
+            if plan["job_id"]:
+                self.registry.dispatch_receipt(plan, response)
+        return response, created
+
+    def status(self) -> dict[str, Any]:
+        registers = [dict(r) for r in self.db.conn.execute("SELECT id, name FROM registers ORDER BY id")]
+        sync = self.store.sync_summary()
+        sync.update({"enabled": self.forwarder is not None, "url": self.config["cloud"]["url"],
+                     "next_try_in_s": self._next_try()})
+        return {
+            "hub": {"id": self.hub_id, "name": self.config["store"]["name"], "version": _version(),
+                    "mqtt_connected": self.registry.connected,
+                    **sysinfo.health(self.data_dir, self.started, self.cpu)},
+            "devices": self.registry.devices(),
+            "registers": registers,
+            "sync": sync,
+        }
+
+    def _next_try(self) -> float | None:
+        if self.forwarder and self.forwarder.next_try_at:
+            return round(max(0.0, self.forwarder.next_try_at - time.monotonic()), 1)
+        return None
+
+
+def _version() -> str:
+    from hub import __version__
+
+    return __version__
+
+
+def run_forever(service: HubService, host: str, port: int, threads: int, stop: threading.Event | None = None) -> None:
+    """Serve the hub with waitress (never Flask's development server) until stopped."""
+    from waitress.server import create_server
+
+    from hub.web import create_app
+
+    app = create_app(service)
+    server = create_server(app, host=host, port=port, threads=threads, channel_timeout=3600,
+                           ident="backroom")
+    service.start()
+    log.info("hub %s serving on http://%s:%s/", service.hub_id, host, server.effective_port)
+    if stop is not None:
+        threading.Thread(target=lambda: (stop.wait(), server.close()), daemon=True).start()
+    try:
+        server.run()
+    finally:
+        server.task_dispatcher.shutdown()
+        service.stop()

@@ -1,0 +1,233 @@
+"""The hub's Flask app: REST API v1, Server-Sent Events, and the pages from web/."""
+
+from __future__ import annotations
+
+import functools
+import hmac
+import json
+import logging
+import queue
+import secrets
+from collections.abc import Callable, Iterator
+from datetime import timedelta
+from importlib import resources
+from typing import Any
+
+from flask import Flask, Response, g, redirect, request, session
+from werkzeug.exceptions import HTTPException
+
+from hub.auth import allows
+from hub.errors import BackroomError, Forbidden, NotFound, Unauthorized, ValidationError
+from hub.live import HEARTBEAT_S, sse_stream
+from hub.openapi import OPENAPI
+from hub.service import HubService
+
+log = logging.getLogger(__name__)
+
+STATUS_PUSH_S = 2.0
+PAGES = {"status": "status.html", "register": "register.html", "login": "login.html"}
+STATIC_TYPES = {".js": "text/javascript", ".css": "text/css", ".svg": "image/svg+xml",
+                ".json": "application/json", ".webmanifest": "application/manifest+json", ".png": "image/png"}
+
+
+def _json(data: Any, status: int = 200) -> Response:
+    return Response(json.dumps(data, separators=(",", ":")), status=status, mimetype="application/json")
+
+
+def _web_file(name: str) -> bytes:
+    path = resources.files("backroom_web").joinpath(name)
+    if "/" in name or name.startswith(".") or not path.is_file():
+        raise NotFound(f"no such file {name}")
+    return path.read_bytes()
+
+
+def requires(*roles: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """A bearer token or a signed-in session with one of roles (or a higher person's role)."""
+    def wrap(view: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(view)
+        def inner(*args: Any, **kwargs: Any) -> Any:
+            svc: HubService = g.svc
+            header = request.headers.get("Authorization", "")
+            if header:
+                scheme, _, token = header.partition(" ")
+                if scheme.lower() != "bearer" or not token:
+                    raise Unauthorized("Authorization must be 'Bearer <token>'")
+                role, token_id = svc.auth.token_role(token.strip())
+                g.actor = f"token:{token_id[:8]}"
+            elif "role" in session:
+                role = session["role"]
+                g.actor = f"user:{session['user']}"
+                if request.method not in ("GET", "HEAD", "OPTIONS"):
+                    sent = request.headers.get("X-CSRF-Token", "")
+                    if not hmac.compare_digest(sent, session.get("csrf", "")):
+                        raise Forbidden("missing or wrong X-CSRF-Token header; reload the page", code="csrf")
+            else:
+                raise Unauthorized("sign in, or send 'Authorization: Bearer <token>'")
+            if not allows(role, roles):
+                raise Forbidden(f"role {role} may not do this; it needs {' or '.join(roles)}")
+            g.role = role
+            return view(*args, **kwargs)
+
+        return inner
+
+    return wrap
+
+
+def _body() -> Any:
+    if not request.is_json:
+        raise ValidationError("send a JSON body with Content-Type: application/json")
+    try:
+        return json.loads(request.get_data())
+    except ValueError as exc:
+        raise ValidationError(f"the body is not valid JSON: {exc}") from None
+
+
+def create_app(svc: HubService) -> Flask:
+    app = Flask("backroom", static_folder=None)
+    app.config.update(
+        SECRET_KEY=svc.secret_key, SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Strict",
+        SESSION_COOKIE_NAME="backroom_session", PERMANENT_SESSION_LIFETIME=timedelta(hours=12),
+        MAX_CONTENT_LENGTH=2 * 1024 * 1024,
+    )
+
+    @app.before_request
+    def bind() -> None:
+        g.svc = svc
+
+    @app.errorhandler(BackroomError)
+    def backroom_error(exc: BackroomError) -> Response:
+        return _json(exc.to_dict(), exc.status)
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException) -> Response:
+        code = (exc.name or "error").lower().replace(" ", "_")
+        return _json({"error": {"code": code, "message": exc.description, "field": None}}, exc.code or 500)
+
+    @app.errorhandler(Exception)
+    def unexpected(exc: Exception) -> Response:
+        log.exception("unexpected error on %s %s", request.method, request.path)
+        return _json({"error": {"code": "internal", "message": "the hub hit an unexpected error; it is in the hub's log",
+                                "field": None}}, 500)
+
+    @app.get("/healthz")
+    def healthz() -> Response:
+        return _json({"ok": True, "hub": svc.hub_id, "mqtt": svc.registry.connected})
+
+    # -- people --------------------------------------------------------------------------------
+    @app.get("/login")
+    def login_page() -> Response:
+        return Response(_web_file(PAGES["login"]), mimetype="text/html")
+
+    @app.post("/login")
+    def login() -> Response:
+        data = request.get_json(silent=True) if request.is_json else request.form
+        if not isinstance(data, dict) and not hasattr(data, "get"):
+            raise ValidationError("send username and password")
+        username, password = str(data.get("username", "")), str(data.get("password", ""))
+        role = svc.auth.login(username, password)
+        session.clear()
+        session.update(user=username, role=role, csrf=secrets.token_urlsafe(24))
+        session.permanent = True
+        return _json({"user": username, "role": role})
+
+    @app.post("/logout")
+    def logout() -> Response:
+        session.clear()
+        return _json({"ok": True})
+
+    @app.get("/api/v1/session")
+    @requires("cashier", "device", "integration")
+    def whoami() -> Response:
+        return _json({"user": session.get("user"), "role": g.role, "csrf_token": session.get("csrf")})
+
+    # -- pages ---------------------------------------------------------------------------------
+    def page(name: str) -> Response:
+        if "role" not in session:
+            return redirect(f"/login?next={request.path}")  # type: ignore[return-value]
+        return Response(_web_file(PAGES[name]), mimetype="text/html")
+
+    app.add_url_rule("/", "index", lambda: redirect("/status"))
+    app.add_url_rule("/status", "status_page", lambda: page("status"))
+    app.add_url_rule("/register/<register_id>", "register_page", lambda register_id: page("register"))
+
+    @app.get("/static/<name>")
+    def static_file(name: str) -> Response:
+        suffix = "." + name.rsplit(".", 1)[-1] if "." in name else ""
+        return Response(_web_file(name), mimetype=STATIC_TYPES.get(suffix, "application/octet-stream"))
+
+    # -- API -----------------------------------------------------------------------------------
+    @app.get("/api/v1/openapi.json")
+    @requires("cashier", "device", "integration")
+    def openapi() -> Response:
+        return _json(OPENAPI)
+
+    @app.get("/api/v1/status")
+    @requires("manager", "integration")
+    def status() -> Response:
+        return _json(svc.status())
+
+    @app.get("/api/v1/status/stream")
+    @requires("manager")
+    def status_stream() -> Response:
+        sub = svc.channels.subscribe("status")
+
+        def body() -> Iterator[bytes]:
+            yield f"event: status\ndata: {json.dumps(svc.status())}\n\n".encode()
+            try:
+                while True:
+                    try:  # push on a device change at once, else every STATUS_PUSH_S
+                        sub.queue.get(timeout=STATUS_PUSH_S)
+                    except queue.Empty:
+                        pass
+                    yield f"event: status\ndata: {json.dumps(svc.status())}\n\n".encode()
+            finally:
+                sub.close()
+
+        return Response(body(), mimetype="text/event-stream", headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
+
+    @app.get("/api/v1/lookup")
+    @requires("cashier", "integration")
+    def lookup() -> Response:
+        code = request.args.get("code", "")
+        if not code:
+            raise ValidationError("give the scanned text as ?code=", field="code")
+        return _json(svc.store.lookup(code))
+
+    @app.get("/api/v1/stock/<sku>")
+    @requires("cashier", "integration")
+    def stock(sku: str) -> Response:
+        return _json({"sku": sku, "locations": svc.store.stock(sku)})
+
+    @app.post("/api/v1/sales")
+    @requires("cashier", "integration")
+    def create_sale() -> Response:
+        response, created = svc.complete_sale(_body(), g.actor)
+        resp = _json(response, 201 if created else 200)
+        if not created:
+            resp.headers["Idempotent-Replayed"] = "true"
+        return resp
+
+    @app.get("/api/v1/registers/<register_id>/events")
+    @requires("cashier")
+    def register_events(register_id: str) -> Response:
+        if not svc.store.register_exists(register_id):
+            raise NotFound(f"register {register_id!r} does not exist", field="register_id")
+        sub = svc.channels.subscribe(f"register:{register_id}")
+        return Response(sse_stream(sub, HEARTBEAT_S), mimetype="text/event-stream",
+                        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
+
+    @app.get("/api/v1/devices")
+    @requires("manager", "integration")
+    def devices() -> Response:
+        return _json({"devices": svc.registry.devices()})
+
+    @app.post("/api/v1/devices/<device_id>/simulate-scan")
+    @requires("manager")
+    def simulate_scan(device_id: str) -> Response:
+        body = _body()
+        data = body.get("data") if isinstance(body, dict) else None
+        if not isinstance(data, str) or not data or len(data) > 256:
+            raise ValidationError("data must be the text to scan (1-256 characters)", field="data")
+        return _json({"job_id": svc.registry.simulate_scan(device_id, data)}, 202)
+
+    return app

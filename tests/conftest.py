@@ -1,0 +1,51 @@
+"""Shared fixtures: a real mosquitto with passwords and ACL, and a hub on a SQLite file on disk."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from hub import config as cfg
+from hub.mosquitto import Broker, acl_text, start_broker
+
+HUB_ID = "test-hub"
+USERS = {"hub": "hub-secret", "devices": "devices-secret"}
+
+
+@pytest.fixture(autouse=True)
+def no_leaked_threads() -> Iterator[None]:
+    """Tests fail when they leave threads running (python-zeroconf's rule)."""
+    before = set(threading.enumerate())
+    yield
+    leaked = [t for t in threading.enumerate() if t not in before and t.is_alive()]
+    for t in leaked:
+        t.join(timeout=5)
+    leaked = [t.name for t in leaked if t.is_alive()]
+    assert not leaked, f"threads left running: {leaked}"
+
+
+@pytest.fixture
+def broker(tmp_path: Path) -> Iterator[Broker]:
+    b = start_broker(tmp_path / "mosquitto", USERS, acl_text(HUB_ID, "hub", "devices"))
+    yield b
+    b.stop()
+
+
+def hub_config(data_dir: Path, broker: Broker | None = None, **sections: dict[str, object]) -> cfg.Config:
+    values: dict[str, dict[str, object]] = {
+        "hub": {"id": HUB_ID, "data_dir": str(data_dir), "secret_key": "test-secret-key"},
+        "mqtt": {"username": "hub", "password": USERS["hub"], "device_username": "devices",
+                 "device_password": USERS["devices"]},
+        "store": {"name": "Test Shop", "currency": "EUR"},
+    }
+    if broker is not None:
+        values["mqtt"].update(host=broker.host, port=broker.port)
+    for section, overrides in sections.items():
+        values.setdefault(section, {}).update(overrides)
+    path = data_dir / "backroom.toml"
+    data_dir.mkdir(parents=True, exist_ok=True)
+    path.write_text(cfg.render_toml(values))
+    return cfg.load(path, env={})

@@ -1,0 +1,111 @@
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from flask.testing import FlaskClient
+
+from hub.demo_catalog import load_demo_catalog
+from hub.domain.barcodes import check_digit
+from hub.service import HubService
+from hub.web import create_app
+from tests.conftest import hub_config
+
+OPEN = {"/healthz", "/login", "/logout", "/", "/status", "/register/<register_id>", "/static/<name>"}
+
+
+@pytest.fixture
+def svc(tmp_path: Path) -> Iterator[HubService]:
+    s = HubService(hub_config(tmp_path / "data"))
+    load_demo_catalog(s.store)
+    s.auth.set_user("olive", "correct horse", "owner")
+    s.auth.set_user("carl", "cashier pass", "cashier")
+    yield s
+    s.stop()
+
+
+@pytest.fixture
+def client(svc: HubService) -> FlaskClient:
+    return create_app(svc).test_client()
+
+
+def bearer(svc: HubService, role: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {svc.auth.create_token(role)}"}
+
+
+def sale_body(**kw: object) -> dict[str, object]:
+    b: dict[str, object] = {"id": str(uuid.uuid4()), "register_id": "till-1", "lines": [{"sku": "D1001", "qty": 1}],
+                            "tenders": [{"kind": "cash", "amount_minor": 1000}]}
+    b.update(kw)
+    return b
+
+
+def test_every_api_route_but_healthz_needs_a_token(svc: HubService, client: FlaskClient) -> None:
+    rules = [r for r in create_app(svc).url_map.iter_rules() if r.endpoint != "static_file" and r.rule not in OPEN]
+    assert len(rules) >= 8
+    for rule in rules:
+        path = rule.rule.replace("<register_id>", "till-1").replace("<device_id>", "d").replace("<sku>", "D1001")
+        for method in rule.methods - {"HEAD", "OPTIONS"}:
+            resp = client.open(path, method=method, json={})
+            assert resp.status_code == 401, f"{method} {path} answered {resp.status_code} without a token"
+            assert set(resp.json["error"]) == {"code", "message", "field"}
+    assert client.get("/healthz").status_code == 200
+
+
+def test_error_envelope_is_the_same_everywhere(svc: HubService, client: FlaskClient) -> None:
+    h = bearer(svc, "owner")
+    for resp in (
+        client.get("/api/v1/nope", headers=h),
+        client.post("/api/v1/sales", data="{not json", headers={**h, "Content-Type": "application/json"}),
+        client.post("/api/v1/sales", json=sale_body(lines=[]), headers=h),
+        client.delete("/api/v1/sales", headers=h),
+        client.get("/api/v1/lookup?code=4006381333932", headers=h),
+        client.get("/api/v1/lookup?code=4006381333931", headers=h),
+        client.get("/api/v1/status", headers={"Authorization": "Bearer brt_wrong"}),
+    ):
+        assert 400 <= resp.status_code < 500
+        assert set(resp.json) == {"error"} and set(resp.json["error"]) == {"code", "message", "field"}
+        assert resp.json["error"]["message"]
+
+
+def test_lookup_statuses(svc: HubService, client: FlaskClient) -> None:
+    h = bearer(svc, "cashier")
+    assert client.get("/api/v1/lookup?code=0490000010015", headers=h).json["item"]["sku"] == "D1001"
+    assert client.get("/api/v1/lookup?code=0490000010016", headers=h).status_code == 422
+    unknown = "049000009999" + str(check_digit("049000009999"))
+    assert client.get(f"/api/v1/lookup?code={unknown}", headers=h).status_code == 404
+
+
+def test_roles_are_enforced(svc: HubService, client: FlaskClient) -> None:
+    assert client.get("/api/v1/status", headers=bearer(svc, "cashier")).status_code == 403
+    assert client.get("/api/v1/status", headers=bearer(svc, "owner")).status_code == 200
+    assert client.post("/api/v1/sales", json=sale_body(), headers=bearer(svc, "device")).status_code == 403
+
+
+def test_sale_is_idempotent_over_http(svc: HubService, client: FlaskClient) -> None:
+    h = bearer(svc, "cashier")
+    body = sale_body()
+    first = client.post("/api/v1/sales", json=body, headers=h)
+    again = client.post("/api/v1/sales", json=body, headers=h)
+    assert (first.status_code, again.status_code) == (201, 200)
+    assert again.json == first.json and again.headers["Idempotent-Replayed"] == "true"
+    clash = client.post("/api/v1/sales", json={**body, "lines": [{"sku": "D1001", "qty": 2}]}, headers=h)
+    assert clash.status_code == 409 and clash.json["error"]["code"] == "idempotency_conflict"
+    assert svc.db.conn.execute("SELECT count(*) FROM sales").fetchone()[0] == 1
+    assert first.json["receipt"]["status"] == "no_printer"
+
+
+def test_session_login_needs_csrf_for_writes(client: FlaskClient) -> None:
+    assert client.get("/status").status_code == 302
+    assert client.post("/login", json={"username": "carl", "password": "wrong"}).status_code == 401
+    assert client.post("/login", json={"username": "carl", "password": "cashier pass"}).json["role"] == "cashier"
+    assert client.get("/register/till-1").status_code == 200
+    csrf = client.get("/api/v1/session").json["csrf_token"]
+    assert client.post("/api/v1/sales", json=sale_body()).status_code == 403
+    assert client.post("/api/v1/sales", json=sale_body(), headers={"X-CSRF-Token": csrf}).status_code == 201
+    assert client.get("/api/v1/status").status_code == 403  # a cashier doesn't see the owner's page data
+
+
+def test_openapi_lists_the_core_operations(svc: HubService, client: FlaskClient) -> None:
+    doc = client.get("/api/v1/openapi.json", headers=bearer(svc, "integration")).json
+    assert {"/api/v1/sales", "/api/v1/lookup", "/api/v1/status", "/api/v1/registers/{register_id}/events"} <= set(doc["paths"])
