@@ -1,0 +1,247 @@
+"""`backroom`: a thin command line over the library. Errors become one clean message, never a trace."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import logging
+import os
+import signal
+import sys
+import threading
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from hub import config as cfg
+from hub.errors import BackroomError
+
+log = logging.getLogger("backroom")
+
+DEFAULT_CONFIG = "/etc/backroom/backroom.toml"
+
+
+def _setup_logging() -> None:
+    level = os.environ.get("BACKROOM_LOG_LEVEL", "INFO").upper()
+    logging.basicConfig(level=getattr(logging, level, logging.INFO),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    logging.getLogger("waitress.queue").setLevel(logging.ERROR)
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+
+
+def _load_config(args: argparse.Namespace) -> cfg.Config:
+    path = getattr(args, "config", None) or os.environ.get("BACKROOM_CONFIG")
+    if path is None and os.path.exists(DEFAULT_CONFIG):
+        path = DEFAULT_CONFIG
+    config = cfg.load(path)
+    if getattr(args, "data_dir", None):
+        config = config.with_overrides({"hub.data_dir": str(args.data_dir)})
+    return config
+
+
+def _stop_on_signals() -> threading.Event:
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    return stop
+
+
+# -- commands ----------------------------------------------------------------------------------
+def cmd_run(args: argparse.Namespace) -> int:
+    from hub.service import HubService, run_forever
+
+    config = _load_config(args)
+    hub = config["hub"]
+    service = HubService(config)
+    run_forever(service, hub["http_host"], hub["http_port"], hub["http_threads"], _stop_on_signals())
+    return 0
+
+
+def cmd_devices(args: argparse.Namespace) -> int:
+    from devices import agent
+
+    config = _load_config(args)
+    agent.main(agent_settings(config), _stop_on_signals())
+    return 0
+
+
+def agent_settings(config: cfg.Config) -> dict[str, Any]:
+    """The devices agent's settings, taken from the shared config (the agent imports nothing of hub/)."""
+    m, d = config["mqtt"], config["devices"]
+    return {
+        "hub_id": config["hub"]["id"], "mqtt_host": m["host"], "mqtt_port": m["port"],
+        "mqtt_username": m["device_username"], "mqtt_password": m["device_password"],
+        "scanners": d["scanners"], "simulate_scanner": d["simulate_scanner"],
+        "scales": list(d["scales"]), "printers": list(d["printers"]),
+    }
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from hub import demo
+
+    if args.demo_command == "scan":
+        demo.send_scan(Path(args.data_dir or demo.default_data_dir()), args.code)
+        print(f"scanned {args.code!r} on the demo's simulated scanner")
+        return 0
+    return demo.run_demo(Path(args.data_dir or demo.default_data_dir()), args.port, _stop_on_signals())
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from hub.service import open_database
+    from hub.store import Store
+
+    config = _load_config(args)
+    db = open_database(config.data_dir)
+    sync = Store(db, config["hub"]["id"], config["store"]["currency"]).sync_summary()
+    devices = [dict(r) for r in db.conn.execute("SELECT id, kind, name, online, register_id, last_seen FROM devices ORDER BY kind, id")]
+    url = f"http://127.0.0.1:{config['hub']['http_port']}/healthz"
+    try:
+        with urllib.request.urlopen(url, timeout=3) as resp:
+            health: dict[str, Any] = json.loads(resp.read())
+    except OSError as exc:
+        health = {"ok": False, "error": f"no answer from {url}: {getattr(exc, 'reason', exc)}"}
+    result = {"hub": {"id": config["hub"]["id"], **health}, "devices": devices, "sync": sync}
+    if args.json:
+        print(json.dumps(result, indent=2))
+        return 0 if health.get("ok") else 1
+    print(f"hub {config['hub']['id']}: {'running' if health.get('ok') else health.get('error')}")
+    for d in devices:
+        print(f"  {d['kind']:<16} {d['id']:<28} {'online ' if d['online'] else 'OFFLINE'} register={d['register_id']}")
+    print(f"sync: {sync['backlog']} events waiting (oldest {sync['oldest_unsent_at'] or '-'}), "
+          f"last success {sync['last_success_at'] or 'never'}" + (f", last error: {sync['last_error']}" if sync["last_error"] else ""))
+    return 0 if health.get("ok") else 1
+
+
+def cmd_token_create(args: argparse.Namespace) -> int:
+    from hub.auth import Auth
+    from hub.service import open_database
+
+    config = _load_config(args)
+    print(Auth(open_database(config.data_dir)).create_token(args.role, args.name))
+    return 0
+
+
+def cmd_user_set(args: argparse.Namespace) -> int:
+    from hub.auth import Auth
+    from hub.service import open_database
+
+    config = _load_config(args)
+    password = sys.stdin.readline().rstrip("\n") if args.password_stdin else getpass.getpass(f"password for {args.username}: ")
+    Auth(open_database(config.data_dir)).set_user(args.username, password, args.role)
+    print(f"user {args.username} can now sign in as {args.role}")
+    return 0
+
+
+def cmd_barcode_parse(args: argparse.Namespace) -> int:
+    from hub.domain.barcodes import parse
+
+    parsed = parse(args.code)
+    if args.json:
+        print(json.dumps(parsed.to_json()))
+    elif parsed.valid:
+        print(f"{parsed.kind}: {parsed.gtin or parsed.item_ref}")
+    else:
+        print(f"invalid: {parsed.error}")
+    return 0 if parsed.valid else 1
+
+
+def cmd_sink(args: argparse.Namespace) -> int:
+    from waitress.server import create_server
+
+    from hub.sink import create_sink_app
+
+    secret = args.secret or os.environ.get("BACKROOM_SINK_SECRET", "")
+    if not secret:
+        raise BackroomError("the sink needs the shared secret: --secret S or BACKROOM_SINK_SECRET")
+    server = create_server(create_sink_app(Path(args.data_dir), secret), host=args.host, port=args.port, ident="backroom-sink")
+    stop = _stop_on_signals()
+    threading.Thread(target=lambda: (stop.wait(), server.close()), daemon=True).start()
+    log.info("sink listening on http://%s:%s/ (POST /v1/events)", args.host, server.effective_port)
+    server.run()
+    return 0
+
+
+# -- parser ------------------------------------------------------------------------------------
+def _common(p: argparse.ArgumentParser, data_dir: bool = True) -> None:
+    p.add_argument("--config", help=f"TOML config file (default: $BACKROOM_CONFIG or {DEFAULT_CONFIG} when present)")
+    if data_dir:
+        p.add_argument("--data-dir", help="override hub.data_dir")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="backroom", description="Backroom: the store hub for small shops.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def add(name: str, help_text: str, func: Callable[[argparse.Namespace], int]) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        p.set_defaults(func=func)
+        return p
+
+    p = add("demo", "Run the demo shop: private mosquitto, hub, simulated scanner, scale and printer, and a sink.", cmd_demo)
+    p.add_argument("--data-dir", help="where the demo keeps its data (default: ~/.local/share/backroom/demo)")
+    p.add_argument("--port", type=int, default=8080, help="HTTP port of the hub (default 8080)")
+    p.set_defaults(demo_command=None)
+    demo_sub = p.add_subparsers(dest="demo_command", metavar="SUBCOMMAND")
+    ps = demo_sub.add_parser("scan", help="Scan CODE on the running demo's simulated scanner.",
+                             description="Scan CODE on the running demo's simulated scanner.")
+    ps.add_argument("code", help="the text the scanner reads, e.g. 0490000010077")
+    ps.add_argument("--data-dir", help="the running demo's data directory", dest="data_dir")
+
+    p = add("run", "Run the hub in production from the config file.", cmd_run)
+    _common(p)
+    p = add("devices", "Run the devices agent: scanners, scales and printers on the device bus.", cmd_devices)
+    _common(p, data_dir=False)
+    p = add("status", "Show the hub's state, devices and sync backlog.", cmd_status)
+    _common(p)
+    p.add_argument("--json", action="store_true", help="print JSON")
+
+    p = sub.add_parser("token", help="Manage API tokens.", description="Manage API tokens.")
+    tsub = p.add_subparsers(dest="token_command", required=True, metavar="SUBCOMMAND")
+    pt = tsub.add_parser("create", help="Create a bearer token and print it (and nothing else).",
+                         description="Create a bearer token and print it (and nothing else).")
+    pt.add_argument("--role", required=True, choices=["owner", "manager", "cashier", "device", "integration"], help="what the token may do")
+    pt.add_argument("--name", default="", help="a note on who uses the token")
+    _common(pt)
+    pt.set_defaults(func=cmd_token_create)
+
+    p = sub.add_parser("user", help="Manage people who sign in.", description="Manage people who sign in.")
+    usub = p.add_subparsers(dest="user_command", required=True, metavar="SUBCOMMAND")
+    pu = usub.add_parser("set", help="Create a user or change their password and role.",
+                         description="Create a user or change their password and role.")
+    pu.add_argument("username", help="the name they sign in with")
+    pu.add_argument("--role", required=True, choices=["owner", "manager", "cashier"], help="what they may do")
+    pu.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    _common(pu)
+    pu.set_defaults(func=cmd_user_set)
+
+    p = sub.add_parser("barcode", help="Barcode tools.", description="Barcode tools.")
+    bsub = p.add_subparsers(dest="barcode_command", required=True, metavar="SUBCOMMAND")
+    pb = bsub.add_parser("parse", help="Say what a scanned code means.", description="Say what a scanned code means.")
+    pb.add_argument("code", help="the scanned text")
+    pb.add_argument("--json", action="store_true", help="print one JSON object")
+    pb.set_defaults(func=cmd_barcode_parse)
+
+    p = add("sink", "Run the reference cloud receiver that hubs forward their events to.", cmd_sink)
+    p.add_argument("--host", default="127.0.0.1", help="listen address (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=9000, help="listen port (default 9000)")
+    p.add_argument("--data-dir", default="./backroom-sink", help="where the sink keeps its SQLite file")
+    p.add_argument("--secret", help="shared HMAC secret (or BACKROOM_SINK_SECRET)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    _setup_logging()
+    try:
+        return int(args.func(args))
+    except BackroomError as exc:
+        print(f"backroom: {exc.message}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
