@@ -13,7 +13,7 @@ from typing import Any
 from hub.clock import Clock, iso, system_clock
 from hub.db import Database
 from hub.domain import barcodes
-from hub.domain.sale import CatalogItem, Sale
+from hub.domain.sale import CatalogItem, Sale, SaleLine
 from hub.errors import Conflict, NotFound, UnprocessableError
 
 EVENT_VERSION = 1
@@ -21,6 +21,12 @@ EVENT_VERSION = 1
 
 def canonical_hash(body: Any) -> str:
     return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+def _line_dict(ln: SaleLine) -> dict[str, Any]:
+    return {"line_no": ln.line_no, "sku": ln.sku, "name": ln.name, "unit": ln.unit, "qty": ln.qty,
+            "unit_price_minor": ln.unit_price_minor, "total_minor": ln.total_minor,
+            "tax_rate_bp": ln.tax_rate_bp, "tax_minor": ln.tax_minor}
 
 
 def normalize_code(code: str) -> str:
@@ -39,9 +45,12 @@ class Store:
     # -- outbox -----------------------------------------------------------------------------
     def append_event(self, conn: sqlite3.Connection, type_: str, data: dict[str, Any]) -> int:
         """Append an event inside the caller's transaction; seq is assigned at commit order."""
+        return self._append_json(conn, type_, json.dumps(data, separators=(",", ":")))
+
+    def _append_json(self, conn: sqlite3.Connection, type_: str, data: str) -> int:
         cur = conn.execute(
             "INSERT INTO outbox (id, type, occurred_at, v, data) VALUES (?, ?, ?, ?, ?)",
-            (uuid.uuid4().hex, type_, iso(self.clock()), EVENT_VERSION, json.dumps(data, separators=(",", ":"))),
+            (uuid.uuid4().hex, type_, iso(self.clock()), EVENT_VERSION, data),
         )
         return int(cur.lastrowid or 0)
 
@@ -153,21 +162,15 @@ class Store:
                  "available": r["on_hand"] - r["reserved"]} for r in rows]
 
     # -- stock ledger -------------------------------------------------------------------------
+    _MOVE_SQL = ("INSERT INTO stock_moves (sku, location, qty, kind, reason, doc_type, doc_id, actor, device, at) "
+                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+
     def move_stock(self, conn: sqlite3.Connection, sku: str, location: str, qty: int, kind: str,
                    actor: str, doc_type: str = "", doc_id: str = "", reason: str = "", device: str = "") -> int:
-        """Append a move and update its projection in the caller's transaction."""
-        cur = conn.execute(
-            "INSERT INTO stock_moves (sku, location, qty, kind, reason, doc_type, doc_id, actor, device, at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (sku, location, qty, kind, reason, doc_type, doc_id, actor, device, iso(self.clock())),
-        )
-        move_id = int(cur.lastrowid or 0)
-        conn.execute(
-            "INSERT INTO stock_levels (sku, location, on_hand, last_move_id) VALUES (?, ?, ?, ?) "
-            "ON CONFLICT (sku, location) DO UPDATE SET on_hand = on_hand + excluded.on_hand, last_move_id = excluded.last_move_id",
-            (sku, location, qty, move_id),
-        )
-        return move_id
+        """Append a move in the caller's transaction; the stock_moves_project trigger updates on-hand."""
+        cur = conn.execute(self._MOVE_SQL, (sku, location, qty, kind, reason, doc_type, doc_id, actor, device,
+                                            iso(self.clock())))
+        return int(cur.lastrowid or 0)
 
     # -- sales ------------------------------------------------------------------------------
     def find_sale_replay(self, sale_id: str, request_hash: str) -> dict[str, Any] | None:
@@ -195,45 +198,48 @@ class Store:
 
         Returns (response, created). The same id and body again returns the first response.
         """
-        with self.db.write() as conn:
-            row = conn.execute("SELECT request_hash, response FROM sales WHERE id = ?", (sale.id,)).fetchone()
-            replay = self._replay(sale.id, row, request_hash)
-            if replay is not None:
-                return replay, False
-            number = conn.execute("SELECT coalesce(max(number), 0) + 1 FROM sales").fetchone()[0]
-            created_at = iso(self.clock())
-            response = {
-                "id": sale.id, "number": number, "register_id": sale.register_id, "currency": self.currency,
-                "lines": [asdict(line) for line in sale.lines],
-                "tenders": [asdict(t) for t in sale.tenders],
-                "total_minor": sale.total_minor, "tax_minor": sale.tax_minor,
-                "tendered_minor": sale.tendered_minor, "change_minor": sale.change_minor,
-                "created_at": created_at, "receipt_code": f"S{number:08d}",
-            }
-            event = dict(response)
-            conn.execute(
-                "INSERT INTO sales (id, number, register_id, actor, currency, total_minor, tax_minor, tendered_minor, "
-                "change_minor, created_at, request_hash, response) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (sale.id, number, sale.register_id, actor, self.currency, sale.total_minor, sale.tax_minor,
-                 sale.tendered_minor, sale.change_minor, created_at, request_hash,
-                 json.dumps({**response, "receipt": receipt})),
-            )
-            conn.executemany(
-                "INSERT INTO sale_lines (sale_id, line_no, sku, name, unit, qty, unit_price_minor, total_minor, tax_rate_bp, tax_minor) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [(sale.id, ln.line_no, ln.sku, ln.name, ln.unit, ln.qty, ln.unit_price_minor, ln.total_minor, ln.tax_rate_bp, ln.tax_minor)
-                 for ln in sale.lines],
-            )
-            conn.executemany(
-                "INSERT INTO sale_tenders (sale_id, line_no, kind, amount_minor, reference) VALUES (?, ?, ?, ?, ?)",
-                [(sale.id, i, t.kind, t.amount_minor, t.reference) for i, t in enumerate(sale.tenders, start=1)],
-            )
-            response["receipt"] = receipt
-            for ln in sale.lines:
-                self.move_stock(conn, ln.sku, location, -ln.qty, "sale", actor, "sale", sale.id, device=sale.register_id)
-            if receipt.get("job_id"):
-                conn.execute("INSERT INTO print_jobs (job_id, sale_id, device_id, register_id, status, created_at) "
-                             "VALUES (?, ?, ?, ?, 'queued', ?)",
-                             (receipt["job_id"], sale.id, receipt["device_id"], sale.register_id, created_at))
-            self.append_event(conn, "sale.completed", event)
+        return self.db.transact(lambda conn: self._record_sale(conn, sale, request_hash, actor, receipt, location))
+
+    def _record_sale(self, conn: sqlite3.Connection, sale: Sale, request_hash: str, actor: str,
+                     receipt: dict[str, Any], location: str) -> tuple[dict[str, Any], bool]:
+        row = conn.execute("SELECT request_hash, response FROM sales WHERE id = ?", (sale.id,)).fetchone()
+        replay = self._replay(sale.id, row, request_hash)
+        if replay is not None:
+            return replay, False
+        number = conn.execute("SELECT coalesce(max(number), 0) + 1 FROM sales").fetchone()[0]
+        created_at = iso(self.clock())
+        response = {
+            "id": sale.id, "number": number, "register_id": sale.register_id, "currency": self.currency,
+            "lines": [_line_dict(line) for line in sale.lines],
+            "tenders": [{"kind": t.kind, "amount_minor": t.amount_minor, "reference": t.reference}
+                        for t in sale.tenders],
+            "total_minor": sale.total_minor, "tax_minor": sale.tax_minor,
+            "tendered_minor": sale.tendered_minor, "change_minor": sale.change_minor,
+            "created_at": created_at, "receipt_code": f"S{number:08d}",
+        }
+        response["receipt"] = receipt  # the event carries the receipt plan too: one encoding for both
+        text = json.dumps(response, separators=(",", ":"))
+        conn.execute(
+            "INSERT INTO sales (id, number, register_id, actor, currency, total_minor, tax_minor, tendered_minor, "
+            "change_minor, created_at, request_hash, response) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (sale.id, number, sale.register_id, actor, self.currency, sale.total_minor, sale.tax_minor,
+             sale.tendered_minor, sale.change_minor, created_at, request_hash, text),
+        )
+        conn.executemany(
+            "INSERT INTO sale_lines (sale_id, line_no, sku, name, unit, qty, unit_price_minor, total_minor, tax_rate_bp, tax_minor) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [(sale.id, ln.line_no, ln.sku, ln.name, ln.unit, ln.qty, ln.unit_price_minor, ln.total_minor, ln.tax_rate_bp, ln.tax_minor)
+             for ln in sale.lines],
+        )
+        conn.executemany(
+            "INSERT INTO sale_tenders (sale_id, line_no, kind, amount_minor, reference) VALUES (?, ?, ?, ?, ?)",
+            [(sale.id, i, t.kind, t.amount_minor, t.reference) for i, t in enumerate(sale.tenders, start=1)],
+        )
+        conn.executemany(self._MOVE_SQL, [(ln.sku, location, -ln.qty, "sale", "", "sale", sale.id, actor,
+                                           sale.register_id, created_at) for ln in sale.lines])
+        if receipt.get("job_id"):
+            conn.execute("INSERT INTO print_jobs (job_id, sale_id, device_id, register_id, status, created_at) "
+                         "VALUES (?, ?, ?, ?, 'queued', ?)",
+                         (receipt["job_id"], sale.id, receipt["device_id"], sale.register_id, created_at))
+        self._append_json(conn, "sale.completed", text)
         return response, True

@@ -55,7 +55,8 @@ CREATE TABLE stock_moves (
 );
 CREATE INDEX stock_moves_item ON stock_moves (sku, location, id);
 
--- Projection of stock_moves, written in the same transaction as each move.
+-- Projection of stock_moves. A trigger keeps it in the same transaction as each move, so no
+-- writer can append a move and forget the projection.
 CREATE TABLE stock_levels (
     sku           TEXT NOT NULL REFERENCES items (sku),
     location      TEXT NOT NULL REFERENCES locations (id),
@@ -64,6 +65,23 @@ CREATE TABLE stock_levels (
     last_move_id  INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (sku, location)
 );
+
+CREATE TRIGGER stock_moves_project AFTER INSERT ON stock_moves
+BEGIN
+    INSERT INTO stock_levels (sku, location, on_hand, last_move_id)
+    VALUES (NEW.sku, NEW.location, NEW.qty, NEW.id)
+    ON CONFLICT (sku, location) DO UPDATE SET on_hand = on_hand + NEW.qty, last_move_id = NEW.id;
+END;
+
+-- The ledger is append-only: history is never rewritten.
+CREATE TRIGGER stock_moves_no_update BEFORE UPDATE ON stock_moves
+BEGIN
+    SELECT RAISE(ABORT, 'stock moves are append-only: post a correcting move instead');
+END;
+CREATE TRIGGER stock_moves_no_delete BEFORE DELETE ON stock_moves
+BEGIN
+    SELECT RAISE(ABORT, 'stock moves are append-only: post a correcting move instead');
+END;
 
 CREATE TABLE registers (
     id    TEXT PRIMARY KEY,

@@ -109,3 +109,12 @@ def test_on_hand_always_equals_the_sum_of_moves(store: Store, moves: list[tuple[
     projected = {(r[0], r[1]): r[2] for r in conn.execute("SELECT sku, location, on_hand FROM stock_levels")}
     summed = {(r[0], r[1]): r[2] for r in conn.execute("SELECT sku, location, sum(qty) FROM stock_moves GROUP BY sku, location")}
     assert {k: v for k, v in projected.items() if v or k in summed} == summed
+
+
+def test_the_ledger_is_append_only(store: Store) -> None:
+    with store.db.write() as conn:
+        move = store.move_stock(conn, "A", "floor", 5, "receive", "test")
+    for sql in ("UPDATE stock_moves SET qty = 50 WHERE id = ?", "DELETE FROM stock_moves WHERE id = ?"):
+        with pytest.raises(sqlite3.IntegrityError, match="append-only"), store.db.write() as conn:
+            conn.execute(sql, (move,))
+    assert store.stock("A")[0]["on_hand"] == 5
