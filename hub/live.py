@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from typing import Any
 
 QUEUE_SIZE = 256
+CLOSE = ("", "")  # sentinel: the stream ends
 HEARTBEAT_S = 15.0
 
 
@@ -64,6 +65,13 @@ class Channels:
             sub.put((event, text))
         return len(subs)
 
+    def close_all(self) -> None:
+        """End every open stream (at shutdown), so no worker waits out a heartbeat."""
+        with self._lock:
+            subs = [sub for group in self._subs.values() for sub in group]
+        for sub in subs:
+            sub.put(CLOSE)
+
     def count(self, key: str) -> int:
         with self._lock:
             return len(self._subs.get(key, ()))
@@ -79,6 +87,8 @@ def sse_stream(sub: Subscription, heartbeat_s: float = HEARTBEAT_S) -> Iterator[
             except queue.Empty:
                 yield b": keep-alive\n\n"
                 continue
+            if (event, text) == CLOSE:
+                return
             yield f"event: {event}\ndata: {text}\n\n".encode()
     finally:
         sub.close()

@@ -26,13 +26,13 @@ LAST_SEEN_FLUSH_S = 300.0
 class DeviceRegistry:
     """Listens to every device of this hub and keeps first seen, last seen and online state."""
 
-    def __init__(self, db: Database, channels: Channels, hub_id: str, store_name: str, currency: str,
+    def __init__(self, db: Database, channels: Channels, hub_id: str, store_name: str, prices_include_tax: bool,
                  default_register: str, lookup: Any, clock: Clock = system_clock) -> None:
         self.db = db
         self.channels = channels
         self.hub_id = hub_id
         self.store_name = store_name
-        self.currency = currency
+        self.prices_include_tax = prices_include_tax
         self.default_register = default_register
         self.lookup = lookup  # callable(code) -> dict, raising BackroomError
         self.clock = clock
@@ -193,7 +193,7 @@ class DeviceRegistry:
     def dispatch_receipt(self, plan: dict[str, Any], sale: dict[str, Any]) -> None:
         """Send a committed sale's receipt job; a bus failure marks the job failed and tells the register."""
         try:
-            self.send(plan["device_id"], "print", bus.dumps(receipt_job(plan["job_id"], sale, self.store_name)))
+            self.send(plan["device_id"], "print", bus.dumps(receipt_job(plan["job_id"], sale, self.store_name, self.prices_include_tax)))
         except BackroomError as exc:
             self._on_result(plan["device_id"], "print", bus.JobResult(plan["job_id"], False, exc.message))
 
@@ -235,7 +235,7 @@ class DeviceRegistry:
                                  [(t, d) for d, t in seen.items()])
 
 
-def receipt_job(job_id: str, sale: dict[str, Any], store_name: str) -> bus.PrintReceipt:
+def receipt_job(job_id: str, sale: dict[str, Any], store_name: str, prices_include_tax: bool = True) -> bus.PrintReceipt:
     cur = sale["currency"]
 
     def amount(v: int) -> str:
@@ -246,12 +246,14 @@ def receipt_job(job_id: str, sale: dict[str, Any], store_name: str) -> bus.Print
         if ln["unit"] == "each":
             text = f"{ln['qty']} x {ln['name']}" if ln["qty"] != 1 else ln["name"]
         else:
-            text = f"{ln['name']} {ln['qty'] / 1000:.3f} {'kg' if ln['unit'] == 'g' else 'l'} @ {amount(ln['unit_price_minor'])}"
+            per = "kg" if ln["unit"] == "g" else "l"
+            kg = f"{ln['qty'] // 1000}.{ln['qty'] % 1000:03d}"
+            text = f"{ln['name']} {kg} {per} @ {amount(ln['unit_price_minor'])}/{per}"
         lines.append(bus.ReceiptLine(text, amount(ln["total_minor"])))
     totals = [bus.ReceiptLine("TOTAL", f"{amount(sale['total_minor'])} {cur}")]
     totals += [bus.ReceiptLine(t["kind"].capitalize(), amount(t["amount_minor"])) for t in sale["tenders"]]
     totals += [bus.ReceiptLine("Change", amount(sale["change_minor"])),
-               bus.ReceiptLine("Tax included", amount(sale["tax_minor"]))]
+               bus.ReceiptLine("Tax included" if prices_include_tax else "Tax", amount(sale["tax_minor"]))]
     return bus.PrintReceipt(
         job_id=job_id,
         header=[store_name, f"Sale {sale['receipt_code']}", sale["created_at"][:16].replace("T", " ") + " UTC"],

@@ -61,7 +61,8 @@ class HubService:
         self.auth = Auth(self.db, clock)
         self.channels = Channels()
         self.registry = DeviceRegistry(self.db, self.channels, self.hub_id, config["store"]["name"],
-                                       config["store"]["currency"], hub["default_register"], self.store.lookup, clock)
+                                       config["store"]["prices_include_tax"], hub["default_register"],
+                                       self.store.lookup, clock)
         cloud = config["cloud"]
         self.forwarder: Forwarder | None = None
         if cloud["url"]:
@@ -153,7 +154,13 @@ def run_forever(service: HubService, host: str, port: int, threads: int, stop: t
     service.start()
     log.info("hub %s serving on http://%s:%s/", service.hub_id, host, server.effective_port)
     if stop is not None:
-        threading.Thread(target=lambda: (stop.wait(), server.close()), daemon=True).start()
+        def shut() -> None:
+            stop.wait()
+            service.channels.close_all()  # open streams end, so their workers can finish
+            server.task_dispatcher.shutdown(cancel_pending=True, timeout=5)
+            server.close()
+
+        threading.Thread(target=shut, name="shutdown", daemon=True).start()
     try:
         server.run()
     finally:

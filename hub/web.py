@@ -18,7 +18,7 @@ from werkzeug.exceptions import HTTPException
 
 from hub.auth import allows
 from hub.errors import BackroomError, Forbidden, NotFound, Unauthorized, ValidationError
-from hub.live import HEARTBEAT_S, sse_stream
+from hub.live import CLOSE, HEARTBEAT_S, sse_stream
 from hub.openapi import OPENAPI
 from hub.service import HubService
 
@@ -176,7 +176,8 @@ def create_app(svc: HubService) -> Flask:
             try:
                 while True:
                     try:  # push on a device change at once, else every STATUS_PUSH_S
-                        sub.queue.get(timeout=STATUS_PUSH_S)
+                        if sub.queue.get(timeout=STATUS_PUSH_S) == CLOSE:
+                            return
                     except queue.Empty:
                         pass
                     yield f"event: status\ndata: {json.dumps(svc.status())}\n\n".encode()

@@ -1,0 +1,132 @@
+"""The hub's device registry against a real mosquitto, with a device client speaking the bus."""
+
+import json
+import queue
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import paho.mqtt.client as mqtt
+import pytest
+
+from devices import bus
+from hub.demo_catalog import load_demo_catalog
+from hub.mosquitto import Broker
+from hub.service import HubService
+from tests.conftest import HUB_ID, USERS, hub_config
+
+
+def wait_until(check: Callable[[], object], timeout: float = 10.0) -> object:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(0.02)
+    raise AssertionError("condition not met in time")
+
+
+@pytest.fixture
+def hub(tmp_path: Path, broker: Broker) -> Iterator[HubService]:
+    svc = HubService(hub_config(tmp_path / "data", broker))
+    load_demo_catalog(svc.store)
+    svc.registry.start(broker.host, broker.port, "hub", USERS["hub"])
+    wait_until(lambda: svc.registry.connected)
+    yield svc
+    svc.stop()
+
+
+@pytest.fixture
+def device(broker: Broker) -> Iterator[mqtt.Client]:
+    c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="test-device")
+    c.username_pw_set("devices", USERS["devices"])
+    c.connect(broker.host, broker.port)
+    c.loop_start()
+    yield c
+    c.disconnect()
+    c.loop_stop()
+
+
+def announce(c: mqtt.Client, dev: str, kind: str) -> None:
+    cfg = bus.DeviceConfig(kind=kind, name=f"Test {kind}", model="T1", capabilities=["scan"])
+    c.publish(bus.config_topic(HUB_ID, dev), bus.dumps(cfg), qos=1, retain=True).wait_for_publish(5)
+    c.publish(bus.availability_topic(HUB_ID, dev), "online", qos=1, retain=True).wait_for_publish(5)
+
+
+def test_devices_are_registered_with_first_and_last_seen_and_availability(hub: HubService, device: mqtt.Client) -> None:
+    announce(device, "scanner-abc", "scanner")
+    row = wait_until(lambda: next((d for d in hub.registry.devices() if d["id"] == "scanner-abc" and d["online"]), None))
+    assert row["kind"] == "scanner" and row["register_id"] == "till-1" and row["first_seen"]
+    device.publish(bus.availability_topic(HUB_ID, "scanner-abc"), "offline", qos=1, retain=True).wait_for_publish(5)
+    wait_until(lambda: not hub.registry.devices()[0]["online"])
+    device.publish(bus.config_topic(HUB_ID, "scanner-abc"), b"", qos=1, retain=True).wait_for_publish(5)
+    wait_until(lambda: hub.registry.devices() == [])
+
+
+def test_a_scan_reaches_the_bound_register_resolved(hub: HubService, device: mqtt.Client) -> None:
+    announce(device, "scanner-abc", "scanner")
+    wait_until(lambda: hub.registry.devices())
+    sub = hub.channels.subscribe("register:till-1")
+    try:
+        device.publish(bus.event_topic(HUB_ID, "scanner-abc", "scan"),
+                       bus.dumps(bus.Scan(id="s1", data="0490000010015", aim="]E0")), qos=1)
+        event, text = sub.queue.get(timeout=10)
+        data = json.loads(text)
+        assert event == "scan" and data["item"]["sku"] == "D1001" and data["qty"] == 1
+        device.publish(bus.event_topic(HUB_ID, "scanner-abc", "scan"), bus.dumps(bus.Scan(id="s2", data="0490000010016")), qos=1)
+        event, text = sub.queue.get(timeout=10)
+        assert event == "scan_error" and "check digit" in json.loads(text)["error"]["message"]
+    finally:
+        sub.close()
+
+
+def test_garbage_on_the_bus_is_ignored_and_the_hub_keeps_going(hub: HubService, device: mqtt.Client) -> None:
+    device.publish(bus.config_topic(HUB_ID, "weird"), b"{not json", qos=1, retain=True).wait_for_publish(5)
+    device.publish(bus.event_topic(HUB_ID, "weird", "scan"), b"[]", qos=1).wait_for_publish(5)
+    announce(device, "scanner-ok", "scanner")
+    wait_until(lambda: [d["id"] for d in hub.registry.devices()] == ["scanner-ok"])
+    device.publish(bus.config_topic(HUB_ID, "weird"), b"", retain=True).wait_for_publish(5)
+
+
+def test_hub_publishes_its_birth_and_a_last_will(hub: HubService, broker: Broker) -> None:
+    got: queue.Queue[bytes] = queue.Queue()
+    c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="watcher")
+    c.username_pw_set("devices", USERS["devices"])
+    c.on_message = lambda cl, ud, msg: got.put(msg.payload)
+    c.connect(broker.host, broker.port)
+    c.subscribe(bus.hub_status_topic(HUB_ID))
+    c.loop_start()
+    try:
+        assert json.loads(got.get(timeout=10))["state"] == "online"
+        hub.registry.stop()
+        assert json.loads(got.get(timeout=10))["state"] == "offline"
+    finally:
+        c.disconnect()
+        c.loop_stop()
+
+
+def test_print_job_result_updates_the_job_and_tells_the_register(hub: HubService, device: mqtt.Client) -> None:
+    announce(device, "printer-1", "receipt_printer")
+    wait_until(lambda: hub.registry.devices())
+    jobs: queue.Queue[bytes] = queue.Queue()
+    subscribed = threading.Event()
+    device.on_message = lambda cl, ud, msg: jobs.put(msg.payload)
+    device.on_subscribe = lambda *args: subscribed.set()
+    device.subscribe(bus.cmd_topic(HUB_ID, "printer-1", "print"), qos=1)
+    assert subscribed.wait(10)
+    sale, created = hub.complete_sale({"id": str(uuid.uuid4()), "register_id": "till-1", "lines": [{"sku": "D1001", "qty": 1}],
+                                       "tenders": [{"kind": "cash", "amount_minor": 500}]}, "test")
+    assert created and sale["receipt"]["status"] == "queued"
+    job = bus.PrintReceipt.from_payload(jobs.get(timeout=10))
+    assert job.job_id == sale["receipt"]["job_id"] and job.barcode == sale["receipt_code"]
+    sub = hub.channels.subscribe("register:till-1")
+    try:
+        device.publish(bus.result_topic(HUB_ID, "printer-1", "print"), bus.dumps(bus.JobResult(job.job_id, True)), qos=1)
+        event, text = sub.queue.get(timeout=10)
+        assert event == "job" and json.loads(text)["ok"] is True
+    finally:
+        sub.close()
+    status = hub.db.conn.execute("SELECT status FROM print_jobs WHERE job_id = ?", (job.job_id,)).fetchone()[0]
+    assert status == "printed"
