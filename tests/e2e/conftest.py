@@ -1,0 +1,175 @@
+"""A whole shop for end-to-end tests: real mosquitto, hub, devices agent and sink as processes,
+the scale and printer simulators in this process, and Debian's Chromium through Playwright."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from devices.printer.simulator import NetworkPrinterSimulator
+from devices.scale.mettler_toledo import ScaleSimulator
+from hub import config as cfg
+from hub.auth import Auth
+from hub.demo_catalog import load_demo_catalog
+from hub.mosquitto import Broker, free_port
+from hub.service import open_database
+from hub.store import Store
+from tests.conftest import HUB_ID, USERS
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
+OWNER = ("olive", "owner-password-1")
+SINK_SECRET = "e2e-sink-secret"
+
+
+def wait_http(url: str, proc: subprocess.Popen[bytes] | None = None, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise AssertionError(f"process for {url} exited with {proc.returncode}")
+        try:
+            with urllib.request.urlopen(url, timeout=1):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise AssertionError(f"{url} did not answer in {timeout} s")
+
+
+class Shop:
+    def __init__(self, root: Path, broker: Broker) -> None:
+        self.root = root
+        self.broker = broker
+        self.procs: dict[str, subprocess.Popen[bytes]] = {}
+        self.http_port = free_port()
+        self.sink_port = free_port()
+        self.printer = NetworkPrinterSimulator(root / "receipts")
+        self.scale = ScaleSimulator()
+        self.logs = root / "logs"
+        self.logs.mkdir(parents=True, exist_ok=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.http_port}"
+
+    def start(self) -> None:
+        printer_port = self.printer.start()
+        scale_path = self.scale.start()
+        values: dict[str, Any] = {
+            "hub": {"id": HUB_ID, "data_dir": str(self.root / "data"), "http_host": "127.0.0.1",
+                    "http_port": self.http_port, "secret_key": "e2e-session-key", "default_register": "till-1"},
+            "mqtt": {"host": self.broker.host, "port": self.broker.port, "username": "hub", "password": USERS["hub"],
+                     "device_username": "devices", "device_password": USERS["devices"]},
+            "cloud": {"url": f"http://127.0.0.1:{self.sink_port}/v1/events", "secret": SINK_SECRET,
+                      "backoff_base_s": 0.2, "backoff_cap_s": 1.0},
+            "store": {"name": "E2E Shop", "currency": "EUR"},
+            "devices": {"scanners": False, "simulate_scanner": True,
+                        "scales": [{"port": scale_path, "protocol": "mettler8217", "id": "scale-1"}],
+                        "printers": [{"host": "127.0.0.1", "port": printer_port, "id": "printer-1"}]},
+        }
+        self.config_path = self.root / "backroom.toml"
+        self.config_path.write_text(cfg.render_toml(values))
+        config = cfg.load(self.config_path, env={})
+        db = open_database(config.data_dir)
+        load_demo_catalog(Store(db, HUB_ID, "EUR"))
+        Auth(db).set_user(*OWNER, "owner")
+        self.token = Auth(db).create_token("owner", "e2e")
+        db.close()
+        self.start_sink()
+        self._spawn("hub", ["run", "--config", str(self.config_path)])
+        self._spawn("agent", ["devices", "--config", str(self.config_path)])
+        wait_http(f"{self.url}/healthz", self.procs["hub"])
+
+    def _spawn(self, name: str, args: list[str], env: dict[str, str] | None = None) -> None:
+        clean = {k: v for k, v in os.environ.items() if not k.startswith("BACKROOM_")}
+        with open(self.logs / f"{name}.log", "ab") as log:
+            self.procs[name] = subprocess.Popen([sys.executable, "-m", "hub.cli", *args], stdout=log, stderr=log,
+                                                env={**clean, **(env or {})})
+
+    def start_sink(self) -> None:
+        self._spawn("sink", ["sink", "--port", str(self.sink_port), "--data-dir", str(self.root / "sink")],
+                    {"BACKROOM_SINK_SECRET": SINK_SECRET})
+        wait_http(f"http://127.0.0.1:{self.sink_port}/v1/hubs", self.procs["sink"])
+
+    def stop_process(self, name: str) -> None:
+        proc = self.procs.pop(name)
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+    def kill_process(self, name: str) -> None:
+        proc = self.procs.pop(name)
+        proc.kill()
+        proc.wait()
+
+    def stop(self) -> None:
+        for name in ("agent", "hub", "sink"):
+            if name in self.procs:
+                self.stop_process(name)
+        self.printer.stop()
+        self.scale.stop()
+
+    def api(self, path: str, body: Any = None) -> Any:
+        data = json.dumps(body).encode() if body is not None else None
+        req = urllib.request.Request(self.url + path, data=data, headers={
+            "Authorization": f"Bearer {self.token}", "Content-Type": "application/json"})
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            return json.loads(resp.read())
+
+    def sink_events(self) -> list[dict[str, Any]]:
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.sink_port}/v1/hubs/{HUB_ID}/events", timeout=5) as r:
+            events: list[dict[str, Any]] = json.loads(r.read())["events"]
+            return events
+
+
+@pytest.fixture
+def shop(tmp_path: Path, broker: Broker) -> Iterator[Shop]:
+    s = Shop(tmp_path, broker)
+    try:
+        s.start()
+        yield s
+    finally:
+        s.stop()
+        for log in sorted(s.logs.glob("*.log")):
+            text = log.read_text(errors="replace")
+            if "Traceback" in text:
+                print(f"--- {log.name} ---\n{text[-4000:]}")
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    if not os.path.exists(CHROMIUM):
+        pytest.fail(f"{CHROMIUM} is missing: run ./install.sh --dev (it installs Debian's chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture(autouse=True)
+def no_leaked_threads() -> Iterator[None]:
+    """As tests/conftest.py, but Playwright's event loop keeps a default-executor thread
+    ("asyncio_N") for the whole session browser; that one is the browser's, not a leak."""
+    import threading
+
+    before = set(threading.enumerate())
+    yield
+    leaked = [t for t in threading.enumerate()
+              if t not in before and t.is_alive() and not t.name.startswith("asyncio_")]
+    for t in leaked:
+        t.join(timeout=5)
+    assert not [t.name for t in leaked if t.is_alive()]

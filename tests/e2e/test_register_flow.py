@@ -1,0 +1,125 @@
+"""The main job, end to end: scan on the hub's scanner, see the line on the tablet, pay cash,
+get a printed receipt, and find the sale in the cloud exactly once, even across a sink outage."""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from typing import Any
+
+from tests.e2e.conftest import OWNER, Shop
+
+TABLET = {"width": 1024, "height": 768}
+BREAD = ("0490000010015", "D1001", "Sourdough loaf")
+
+
+def wait_for(check: Any, timeout: float = 20.0, what: str = "condition") -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f"{what} not met within {timeout} s")
+
+
+def sign_in(page: Any, shop: Shop, next_path: str) -> None:
+    page.goto(f"{shop.url}{next_path}")
+    page.wait_for_url("**/login**")
+    page.fill("input[name=username]", OWNER[0])
+    page.fill("input[name=password]", OWNER[1])
+    page.click("button[type=submit]")
+    page.wait_for_url(f"**{next_path}")
+
+
+def scan_on_hub_scanner(shop: Shop, code: str) -> None:
+    shop.api("/api/v1/devices/sim-scanner-1/simulate-scan", {"data": code})
+
+
+def sell_by_scanning(page: Any, shop: Shop, code: str, name: str, tender_minor: int | None = None) -> dict[str, str]:
+    scan_on_hub_scanner(shop, code)
+    line = page.get_by_test_id("cart-line").filter(has_text=name)
+    line.wait_for(timeout=15000)
+    page.get_by_test_id("pay-cash").click()
+    if tender_minor is None:
+        page.locator("#quick button").first.click()  # "Exact"
+    else:
+        page.get_by_test_id("tendered-input").fill(f"{tender_minor // 100}.{tender_minor % 100:02d}")
+    page.get_by_test_id("complete-sale").click()
+    page.get_by_test_id("sale-number").wait_for(timeout=15000)
+    page.wait_for_function("document.querySelector('[data-testid=receipt-status]')?.textContent.includes('printed')",
+                           timeout=15000)
+    result = {k: page.get_by_test_id(k).inner_text() for k in ("sale-number", "change-due", "receipt-status")}
+    page.get_by_test_id("new-sale").click()
+    return result
+
+
+def test_scan_pay_print_and_forward_exactly_once(shop: Shop, browser: Any) -> None:
+    wait_for(lambda: len([d for d in shop.api("/api/v1/devices")["devices"] if d["online"]]) == 3,
+             what="scanner, scale and printer online")
+    context = browser.new_context(viewport=TABLET, has_touch=True)
+    page = context.new_page()
+    try:
+        sign_in(page, shop, "/register/till-1")
+        page.get_by_test_id("connection-state").filter(has_text="onnected").wait_for(timeout=15000)
+
+        first = sell_by_scanning(page, shop, BREAD[0], BREAD[2], tender_minor=1000)
+        assert "printed" in first["receipt-status"].lower()
+        assert "8.14" in first["change-due"]  # 10.00 tendered for a 1.86 loaf
+
+        receipts = shop.printer.wait_for(1, timeout=15)
+        text = receipts[0].text
+        assert BREAD[2] in text and "1.86" in text and "TOTAL" in text
+        assert receipts[0].cut and receipts[0].barcodes
+
+        def sales_in_sink() -> list[dict[str, Any]]:
+            return [e for e in shop.sink_events() if e["type"] == "sale.completed"]
+
+        sale_events = wait_for(sales_in_sink, what="sale event at the sink")
+        assert len(sale_events) == 1 and sale_events[0]["data"]["lines"][0]["sku"] == BREAD[1]
+
+        # The cloud goes away; the shop keeps selling.
+        shop.stop_process("sink")
+        second = sell_by_scanning(page, shop, BREAD[0], BREAD[2])
+        assert second["sale-number"] != first["sale-number"]
+        status = wait_for(lambda: (s := shop.api("/api/v1/status")["sync"])["backlog"] and s["last_error"] and s,
+                          what="backlog with an error while the sink is down")
+        assert status["backlog"] >= 1
+
+        shop.start_sink()
+        wait_for(lambda: shop.api("/api/v1/status")["sync"]["backlog"] == 0, timeout=30, what="backlog drained")
+        events = shop.sink_events()
+        seqs = [e["seq"] for e in events]
+        assert seqs == list(range(1, len(seqs) + 1)), "events out of order or with a gap"
+        assert not [s for s, n in Counter(e["id"] for e in events).items() if n > 1], "an event arrived twice"
+        assert len(sales_in_sink()) == 2
+        assert shop.api("/api/v1/status")["sync"]["last_seq"] == seqs[-1]
+    finally:
+        page.screenshot(path=str(shop.root / "register.png"))
+        context.close()
+
+
+def test_status_page_shows_devices_and_scans_from_its_button(shop: Shop, browser: Any) -> None:
+    context = browser.new_context(viewport=TABLET)
+    page = context.new_page()
+    try:
+        sign_in(page, shop, "/status")
+        rows = page.get_by_test_id("device-row")
+        wait_for(lambda: page.locator("[data-testid=device-row][data-online=true]").count() == 3, what="3 devices online")
+        assert rows.count() == 3
+        page.get_by_test_id("hub-uptime").wait_for()
+        register = browser.new_context(viewport=TABLET)
+        reg_page = register.new_page()
+        sign_in(reg_page, shop, "/register/till-1")
+        reg_page.get_by_test_id("connection-state").filter(has_text="onnected").wait_for(timeout=15000)
+        page.get_by_test_id("scan-code-input").fill(BREAD[0])
+        page.get_by_test_id("scan-code-button").click()
+        reg_page.get_by_test_id("cart-line").filter(has_text=BREAD[2]).wait_for(timeout=15000)
+        register.close()
+        # The agent dies (kill -9): every device goes offline through its last will, and the page shows it.
+        shop.kill_process("agent")
+        wait_for(lambda: page.locator("[data-testid=device-row][data-online=false]").count() == 3,
+                 what="3 devices offline on the status page")
+    finally:
+        page.screenshot(path=str(shop.root / "status.png"))
+        context.close()
