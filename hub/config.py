@@ -233,7 +233,7 @@ def load(path: str | Path | None = None, env: Mapping[str, str] | None = None) -
         source = origin
     known_env = {env_name(f"{s}.{k}"): (s, k) for s, keys in SCHEMA.items() for k in keys}
     for name, raw in env.items():
-        if not name.startswith("BACKROOM_") or name in _NOT_CONFIG_ENV:
+        if not name.startswith("BACKROOM_") or name in _NOT_CONFIG_ENV or name.startswith("BACKROOM_INSTALL_"):
             continue
         if name not in known_env:
             hint = difflib.get_close_matches(name, known_env, n=1)
@@ -248,8 +248,8 @@ def load(path: str | Path | None = None, env: Mapping[str, str] | None = None) -
     return Config(values, source)
 
 
-# Variables the CLI itself reads that are not config keys.
-_NOT_CONFIG_ENV = frozenset({"BACKROOM_CONFIG", "BACKROOM_LOG_LEVEL"})
+# Variables read elsewhere (the CLI, the sink, install.sh's BACKROOM_INSTALL_*) that are not config keys.
+_NOT_CONFIG_ENV = frozenset({"BACKROOM_CONFIG", "BACKROOM_LOG_LEVEL", "BACKROOM_SINK_SECRET"})
 
 
 def render_toml(values: Mapping[str, Mapping[str, Any]]) -> str:

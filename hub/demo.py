@@ -104,7 +104,7 @@ def run_demo(data_dir: Path, port: int, stop: threading.Event) -> int:
     broker = scale = printer = None
     try:
         broker = start_broker(data_dir / "mosquitto", {"hub": s["hub_mqtt"], "devices": s["devices_mqtt"]},
-                              acl_text(HUB_ID, "hub", "devices"))
+                              acl_text("hub", "devices"))
         scale = ScaleSimulator()
         scale_port = scale.start()
         printer = NetworkPrinterSimulator(data_dir / "receipts")

@@ -85,7 +85,9 @@ def sse_stream(sub: Subscription, heartbeat_s: float = HEARTBEAT_S) -> Iterator[
             try:
                 event, text = sub.queue.get(timeout=heartbeat_s)
             except queue.Empty:
-                yield b": keep-alive\n\n"
+                # a named event, not a comment: EventSource hides comments from the page, and the
+                # register needs to notice a link that went silent
+                yield b"event: ping\ndata: {}\n\n"
                 continue
             if (event, text) == CLOSE:
                 return

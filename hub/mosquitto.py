@@ -36,13 +36,13 @@ def find_binary(name: str, extra: tuple[str, ...] = ()) -> str:
     return found
 
 
-def acl_text(hub_id: str, hub_user: str, device_user: str) -> str:
-    """The ACL of DESIGN: the hub sees everything; devices write only under their hub's device topics."""
+def acl_text(hub_user: str, device_user: str) -> str:
+    """The production ACL (systemd/mosquitto-backroom.acl; a test keeps the two the same):
+    the hub sees everything; the agent writes only device topics; single-device clients only their own."""
     return (
         f"user {hub_user}\ntopic readwrite backroom/#\n\n"
-        f"user {device_user}\ntopic readwrite backroom/{hub_id}/dev/#\ntopic read backroom/{hub_id}/hub/#\n\n"
-        "# single-device clients (ESP32 scales) log in as their device id\n"
-        f"pattern readwrite backroom/{hub_id}/dev/%u/#\n"
+        f"user {device_user}\ntopic readwrite backroom/+/dev/#\ntopic read backroom/+/hub/#\n\n"
+        "pattern readwrite backroom/+/dev/%u/#\npattern read backroom/+/hub/status\n"
     )
 
 

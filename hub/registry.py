@@ -7,6 +7,7 @@ import logging
 import threading
 import time
 import uuid
+from dataclasses import asdict
 from typing import Any
 
 import paho.mqtt.client as mqtt
@@ -39,6 +40,7 @@ class DeviceRegistry:
         self.connected = False
         self._client: mqtt.Client | None = None
         self._last_seen: dict[str, str] = {}
+        self._weights: dict[str, dict[str, Any]] = {}
         self._lock = threading.Lock()
         self._last_error_log: dict[str, float] = {}
 
@@ -106,7 +108,10 @@ class DeviceRegistry:
             elif topic.part == "event" and topic.name == "scan":
                 self._on_scan(topic.dev, bus.Scan.from_payload(msg.payload))
             elif topic.part == "event" and topic.name == "weight":
-                self._to_register(topic.dev, "weight", {"device_id": topic.dev, **json.loads(msg.payload)})
+                weight = {"device_id": topic.dev, **asdict(bus.Weight.from_payload(msg.payload))}
+                with self._lock:
+                    self._weights[topic.dev] = weight
+                self._to_register(topic.dev, "weight", weight)
             elif topic.part == "result":
                 self._on_result(topic.dev, topic.name or "", bus.JobResult.from_payload(msg.payload))
         except (bus.BusError, BackroomError, ValueError) as exc:
@@ -140,6 +145,9 @@ class DeviceRegistry:
     def _on_availability(self, dev: str, state: str) -> None:
         if state not in (bus.ONLINE, bus.OFFLINE):
             raise bus.BusError(f"availability {state!r} is neither online nor offline")
+        if state == bus.OFFLINE:
+            with self._lock:  # an offline scale's last reading is not a weight to sell by
+                self._weights.pop(dev, None)
         with self.db.write() as conn:
             conn.execute("UPDATE devices SET online = ?, last_seen = ? WHERE id = ?",
                          (int(state == bus.ONLINE), iso(self.clock()), dev))
@@ -210,6 +218,18 @@ class DeviceRegistry:
         job_id = uuid.uuid4().hex
         self.send(dev, "simulate", json.dumps({"job_id": job_id, "data": data}).encode())
         return job_id
+
+    def weights_for(self, register_id: str) -> list[dict[str, Any]]:
+        """The last reading of each scale bound to register_id."""
+        rows = self.db.conn.execute("SELECT id FROM devices WHERE register_id = ? AND kind = 'scale' AND online = 1",
+                                    (register_id,)).fetchall()
+        with self._lock:
+            return [self._weights[r[0]] for r in rows if r[0] in self._weights]
+
+    def print_job(self, job_id: str) -> dict[str, Any] | None:
+        row = self.db.conn.execute("SELECT job_id, device_id, status, error FROM print_jobs WHERE job_id = ?",
+                                   (job_id,)).fetchone()
+        return dict(row) if row else None
 
     # -- state --------------------------------------------------------------------------------
     def devices(self) -> list[dict[str, Any]]:

@@ -14,7 +14,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 
 from hub import sysinfo
 from hub.auth import Auth
-from hub.clock import Clock, system_clock
+from hub.clock import Clock, iso, system_clock
 from hub.config import Config
 from hub.db import Database
 from hub.domain import sale as sales
@@ -101,20 +101,30 @@ class HubService:
         request_hash = canonical_hash(body)
         replay = self.store.find_sale_replay(sale_id, request_hash)
         if replay is not None:
-            return replay, False
+            return self._with_receipt_state(replay), False
         if not self.store.register_exists(register_id):
             raise UnprocessableError(f"register {register_id!r} does not exist", field="register_id")
         catalog = self.store.items(r.sku for r in requests)
+        store = self.config["store"]
         sale = sales.price_sale(sale_id, register_id, requests, tenders, catalog,
-                                self.config["store"]["prices_include_tax"])
+                                store["prices_include_tax"], store["currency"])
         plan = self.registry.plan_receipt(register_id)
         response, created = self.store.record_sale(sale, request_hash, actor, plan)
-        if created:
-            if self.forwarder:
-                self.forwarder.notify()
-            if plan["job_id"]:
-                self.registry.dispatch_receipt(plan, response)
-        return response, created
+        if not created:  # another request with this id committed first
+            return self._with_receipt_state(response), False
+        if self.forwarder:
+            self.forwarder.notify()
+        if plan["job_id"]:
+            self.registry.dispatch_receipt(plan, response)
+        return response, True
+
+    def _with_receipt_state(self, sale: dict[str, Any]) -> dict[str, Any]:
+        """A replayed answer tells where its receipt job is now, not where it was."""
+        job_id = sale.get("receipt", {}).get("job_id")
+        job = self.registry.print_job(job_id) if job_id else None
+        if job is None:
+            return sale
+        return {**sale, "receipt": {**sale["receipt"], "status": job["status"], "error": job["error"]}}
 
     def status(self) -> dict[str, Any]:
         registers = [dict(r) for r in self.db.conn.execute("SELECT id, name FROM registers ORDER BY id")]
@@ -122,6 +132,7 @@ class HubService:
         sync.update({"enabled": self.forwarder is not None, "url": self.config["cloud"]["url"],
                      "next_try_in_s": self._next_try()})
         return {
+            "now": iso(self.clock()),
             "hub": {"id": self.hub_id, "name": self.config["store"]["name"], "version": _version(),
                     "mqtt_connected": self.registry.connected,
                     **sysinfo.health(self.data_dir, self.started, self.cpu)},

@@ -138,7 +138,10 @@ def create_app(svc: HubService) -> Flask:
     @app.get("/api/v1/session")
     @requires("cashier", "device", "integration")
     def whoami() -> Response:
-        return _json({"user": session.get("user"), "role": g.role, "csrf_token": session.get("csrf")})
+        store = svc.config["store"]
+        return _json({"user": session.get("user"), "role": g.role, "csrf_token": session.get("csrf"),
+                      "store": {"name": store["name"], "currency": store["currency"],
+                                "prices_include_tax": store["prices_include_tax"]}})
 
     # -- pages ---------------------------------------------------------------------------------
     def page(name: str) -> Response:
@@ -214,6 +217,8 @@ def create_app(svc: HubService) -> Flask:
         if not svc.store.register_exists(register_id):
             raise NotFound(f"register {register_id!r} does not exist", field="register_id")
         sub = svc.channels.subscribe(f"register:{register_id}")
+        for weight in svc.registry.weights_for(register_id):  # the scale only speaks on change
+            sub.put(("weight", json.dumps(weight)))
         return Response(sse_stream(sub, HEARTBEAT_S), mimetype="text/event-stream",
                         headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
 

@@ -29,7 +29,7 @@ def no_leaked_threads() -> Iterator[None]:
 
 @pytest.fixture
 def broker(tmp_path: Path) -> Iterator[Broker]:
-    b = start_broker(tmp_path / "mosquitto", USERS, acl_text(HUB_ID, "hub", "devices"))
+    b = start_broker(tmp_path / "mosquitto", USERS, acl_text("hub", "devices"))
     yield b
     b.stop()
 

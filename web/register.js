@@ -636,6 +636,11 @@ async function start() {
     const me = await getSession();
     setText($("cashier"), me.user || me.role);
     $("status-link").hidden = !["manager", "owner"].includes(me.role);
+    if (me.store?.currency && me.store.currency !== state.currency) {
+      state.currency = me.store.currency;
+      localStorage.setItem(keys.currency, state.currency);
+      renderCart();
+    }
   } catch (err) {
     if (err.status !== 401) setText($("cashier"), "unknown");
   }

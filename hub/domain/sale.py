@@ -149,13 +149,14 @@ def price_sale(
     tenders: list[Tender],
     catalog: Mapping[str, CatalogItem],
     prices_include_tax: bool,
+    currency: str = "",
 ) -> Sale:
     """Price every line from the catalog (never from the client) and settle the tenders."""
     lines = []
     for no, req in enumerate(requests, start=1):
         item = catalog.get(req.sku)
         if item is None:
-            raise UnprocessableError(f"lines[{no - 1}].sku {req.sku!r} is not in the catalog", field=f"lines[{no - 1}].sku")
+            raise UnprocessableError(f"line {no}: no item with SKU {req.sku!r} is in the catalog", field=f"lines[{no - 1}].sku")
         if not item.active:
             raise UnprocessableError(f"{item.name} ({item.sku}) is inactive and cannot be sold", field=f"lines[{no - 1}].sku")
         gross = money.line_total(item.unit, req.qty, item.price_minor)
@@ -170,7 +171,8 @@ def price_sale(
     tendered = sum(t.amount_minor for t in tenders)
     if tendered < total:
         raise UnprocessableError(
-            f"tendered {tendered} is less than the total {total}; take more cash before completing the sale",
+            f"tendered {money.format_minor(tendered, currency).strip()} is less than the total "
+            f"{money.format_minor(total, currency).strip()}; take more cash before completing the sale",
             field="tenders",
         )
     return Sale(

@@ -130,3 +130,25 @@ def test_print_job_result_updates_the_job_and_tells_the_register(hub: HubService
         sub.close()
     status = hub.db.conn.execute("SELECT status FROM print_jobs WHERE job_id = ?", (job.job_id,)).fetchone()[0]
     assert status == "printed"
+
+
+def test_a_register_stream_opens_with_the_scales_last_weight(hub: HubService, device: mqtt.Client) -> None:
+    announce(device, "scale-1", "scale")
+    wait_until(lambda: hub.registry.devices() and hub.registry.devices()[0]["online"])
+    device.publish(bus.event_topic(HUB_ID, "scale-1", "weight"), bus.dumps(bus.Weight(532, True)), qos=1).wait_for_publish(5)
+    weights = wait_until(lambda: hub.registry.weights_for("till-1"))
+    assert weights == [{"device_id": "scale-1", "grams": 532, "stable": True, "status": "ok", "tare_g": 0}]
+    device.publish(bus.availability_topic(HUB_ID, "scale-1"), "offline", qos=1, retain=True).wait_for_publish(5)
+    wait_until(lambda: not hub.registry.weights_for("till-1"))
+
+
+def test_a_replayed_sale_tells_where_its_receipt_is_now(hub: HubService, device: mqtt.Client) -> None:
+    announce(device, "printer-1", "receipt_printer")
+    wait_until(lambda: hub.registry.devices())
+    body = {"id": str(uuid.uuid4()), "register_id": "till-1", "lines": [{"sku": "D1001", "qty": 1}],
+            "tenders": [{"kind": "cash", "amount_minor": 500}]}
+    sale, _ = hub.complete_sale(body, "test")
+    device.publish(bus.result_topic(HUB_ID, "printer-1", "print"),
+                   bus.dumps(bus.JobResult(sale["receipt"]["job_id"], False, "paper out")), qos=1).wait_for_publish(5)
+    replay = wait_until(lambda: (r := hub.complete_sale(body, "test")[0])["receipt"]["status"] == "failed" and r)
+    assert replay["receipt"]["error"] == "paper out" and replay["number"] == sale["number"]

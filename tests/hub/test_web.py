@@ -100,7 +100,9 @@ def test_session_login_needs_csrf_for_writes(client: FlaskClient) -> None:
     assert client.post("/login", json={"username": "carl", "password": "wrong"}).status_code == 401
     assert client.post("/login", json={"username": "carl", "password": "cashier pass"}).json["role"] == "cashier"
     assert client.get("/register/till-1").status_code == 200
-    csrf = client.get("/api/v1/session").json["csrf_token"]
+    me = client.get("/api/v1/session").json
+    assert me["store"] == {"name": "Test Shop", "currency": "EUR", "prices_include_tax": True}
+    csrf = me["csrf_token"]
     assert client.post("/api/v1/sales", json=sale_body()).status_code == 403
     assert client.post("/api/v1/sales", json=sale_body(), headers={"X-CSRF-Token": csrf}).status_code == 201
     assert client.get("/api/v1/status").status_code == 403  # a cashier doesn't see the owner's page data
