@@ -81,11 +81,16 @@ def agent_settings(config: cfg.Config) -> dict[str, Any]:
 def cmd_demo(args: argparse.Namespace) -> int:
     from hub import demo
 
+    data_dir = Path(args.data_dir or demo.default_data_dir())
     if args.demo_command == "scan":
-        demo.send_scan(Path(args.data_dir or demo.default_data_dir()), args.code)
+        demo.send_scan(data_dir, args.code)
         print(f"scanned {args.code!r} on the demo's simulated scanner")
         return 0
-    return demo.run_demo(Path(args.data_dir or demo.default_data_dir()), args.port, _stop_on_signals())
+    if args.demo_command == "weigh":
+        demo.send_weight(data_dir, args.grams)
+        print(f"the demo scale now holds {args.grams} g" if args.grams else "the demo scale is empty")
+        return 0
+    return demo.run_demo(data_dir, args.port, _stop_on_signals())
 
 
 def cmd_status(args: argparse.Namespace) -> int:
@@ -188,6 +193,10 @@ def build_parser() -> argparse.ArgumentParser:
                              description="Scan CODE on the running demo's simulated scanner.")
     ps.add_argument("code", help="the text the scanner reads, e.g. 0490000010077")
     ps.add_argument("--data-dir", help="the running demo's data directory", dest="data_dir")
+    pw = demo_sub.add_parser("weigh", help="Put GRAMS on the running demo's simulated scale (0 empties it).",
+                             description="Put GRAMS on the running demo's simulated scale (0 empties it).")
+    pw.add_argument("grams", type=int, help="the weight in grams, e.g. 532")
+    pw.add_argument("--data-dir", help="the running demo's data directory", dest="data_dir")
 
     p = add("run", "Run the hub in production from the config file.", cmd_run)
     _common(p)

@@ -165,7 +165,7 @@ class Database:
                     job.error = exc
                 conn.execute(f"RELEASE job{i}")
             conn.execute("COMMIT")
-        except BaseException as exc:
+        except BaseException as exc:  # noqa: BLE001 - every job in the group learns the commit failed
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
             for job in jobs:

@@ -53,6 +53,7 @@ def _secrets(data_dir: Path) -> dict[str, str]:
 
 def _port_free(port: int) -> bool:
     with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as waitress binds: TIME_WAIT is no conflict
         try:
             s.bind(("0.0.0.0", port))
         except OSError:
@@ -93,7 +94,7 @@ def _prepare(data_dir: Path, values: dict[str, Any], s: dict[str, str]) -> None:
 
 def run_demo(data_dir: Path, port: int, stop: threading.Event) -> int:
     from devices.printer.simulator import NetworkPrinterSimulator
-    from devices.scale.mettler_toledo import ScaleSimulator
+    from devices.scale.simulator import ScaleSimulator
 
     data_dir = data_dir.resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -101,12 +102,13 @@ def run_demo(data_dir: Path, port: int, stop: threading.Event) -> int:
         raise BackroomError(f"port {port} is in use; stop what uses it or pass --port to pick another")
     s = _secrets(data_dir)
     procs: list[tuple[str, subprocess.Popen[bytes]]] = []
-    broker = scale = printer = None
+    broker = scale = printer = control = None
     try:
         broker = start_broker(data_dir / "mosquitto", {"hub": s["hub_mqtt"], "devices": s["devices_mqtt"]},
                               acl_text("hub", "devices"))
         scale = ScaleSimulator()
         scale_port = scale.start()
+        control = _ScaleControl(data_dir / "scale.sock", scale)
         printer = NetworkPrinterSimulator(data_dir / "receipts")
         printer_port = printer.start()
         sink_port = free_port()
@@ -138,7 +140,8 @@ def run_demo(data_dir: Path, port: int, stop: threading.Event) -> int:
         _wait_http(f"http://127.0.0.1:{port}/healthz", hub, "hub")
         runtime = {"hub_id": HUB_ID, "mqtt_port": broker.port, "devices_user": "devices",
                    "devices_password": s["devices_mqtt"], "scanner_id": SCANNER_ID, "http_port": port,
-                   "sink_port": sink_port, "pid": os.getpid()}
+                   "sink_port": sink_port, "pid": os.getpid(),
+                   "children": {name: proc.pid for name, proc in procs} | {"mosquitto": broker.process.pid}}
         runtime_path = data_dir / "runtime.json"
         runtime_path.write_text(json.dumps(runtime))
         os.chmod(runtime_path, 0o600)
@@ -151,12 +154,13 @@ def run_demo(data_dir: Path, port: int, stop: threading.Event) -> int:
             f"  Cloud sink:   http://127.0.0.1:{sink_port}/\n"
             f"  Receipts:     {data_dir / 'receipts'}\n"
             f"  Scan from a shell:  backroom demo scan 0490000010015 --data-dir {data_dir}\n"
+            f"  Weigh (scan 4011 for bananas first):  backroom demo weigh 532 --data-dir {data_dir}\n"
             "Press Ctrl-C to stop.\n",
             flush=True,
         )
         return _supervise(procs, stop)
     finally:
-        for name, proc in reversed(procs):
+        for _name, proc in reversed(procs):
             if proc.poll() is None:
                 proc.terminate()
         for name, proc in reversed(procs):
@@ -166,7 +170,7 @@ def run_demo(data_dir: Path, port: int, stop: threading.Event) -> int:
                 log.warning("%s did not stop in 10 s; killing it", name)
                 proc.kill()
         (data_dir / "runtime.json").unlink(missing_ok=True)
-        for part in (printer, scale, broker):
+        for part in (control, printer, scale, broker):
             if part is not None:
                 part.stop()
 
@@ -188,6 +192,7 @@ def send_scan(data_dir: Path, code: str) -> None:
     import paho.mqtt.client as mqtt
 
     from devices import bus
+    from devices.link import close_client
 
     try:
         runtime = json.loads((data_dir / "runtime.json").read_text())
@@ -203,5 +208,54 @@ def send_scan(data_dir: Path, code: str) -> None:
     payload = json.dumps({"job_id": secrets.token_hex(8), "data": code})
     info = client.publish(bus.cmd_topic(runtime["hub_id"], runtime["scanner_id"], "simulate"), payload, qos=1)
     info.wait_for_publish(timeout=5)
-    client.disconnect()
-    client.loop_stop()
+    close_client(client)
+
+
+class _ScaleControl:
+    """A unix socket (mode 0600) through which `backroom demo weigh` puts weight on the simulated scale."""
+
+    def __init__(self, path: Path, scale: Any) -> None:
+        path.unlink(missing_ok=True)
+        self.path = path
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.bind(str(path))
+        os.chmod(path, 0o600)
+        self.sock.listen(4)
+        self.scale = scale
+        self.thread = threading.Thread(target=self._serve, name="demo-scale-control", daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return  # closed by stop()
+            with conn:
+                words = conn.recv(64).decode(errors="replace").split()
+                if len(words) == 2 and words[0] == "weigh" and words[1].lstrip("-").isdigit():
+                    self.scale.set_weight(int(words[1]))
+                    conn.sendall(b"ok")
+                else:
+                    conn.sendall(b"usage: weigh GRAMS")
+
+    def stop(self) -> None:
+        self.sock.shutdown(socket.SHUT_RDWR)
+        self.sock.close()
+        self.thread.join(timeout=2)
+        self.path.unlink(missing_ok=True)
+
+
+def send_weight(data_dir: Path, grams: int) -> None:
+    """Put grams on the running demo's simulated scale (0 empties it)."""
+    path = data_dir / "scale.sock"
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+            s.settimeout(5)
+            s.connect(str(path))
+            s.sendall(f"weigh {grams}".encode())
+            answer = s.recv(64).decode(errors="replace")
+    except (FileNotFoundError, ConnectionRefusedError):
+        raise BackroomError(f"no demo is running with data in {data_dir}; start one with `backroom demo`") from None
+    if answer != "ok":
+        raise BackroomError(f"the demo refused the weight: {answer}")

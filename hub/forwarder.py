@@ -12,7 +12,14 @@ import urllib.request
 from typing import Any
 
 from hub.store import Store
-from hub.sync_protocol import HUB_HEADER, IDEMPOTENCY_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, full_jitter, sign
+from hub.sync_protocol import (
+    HUB_HEADER,
+    IDEMPOTENCY_HEADER,
+    SIGNATURE_HEADER,
+    TIMESTAMP_HEADER,
+    full_jitter,
+    sign,
+)
 
 log = logging.getLogger(__name__)
 
@@ -104,7 +111,8 @@ class Forwarder:
                 answer = json.loads(resp.read())
         except urllib.error.HTTPError as exc:
             retry_after = exc.headers.get("Retry-After") if exc.headers else None
-            detail = exc.read()[:300].decode("utf-8", "replace")
+            with exc:  # the error holds the connection open until closed
+                detail = exc.read()[:300].decode("utf-8", "replace")
             raise SendError(f"receiver answered {exc.code}: {detail}",
                             float(retry_after) if retry_after and retry_after.isdigit() else None) from None
         except (urllib.error.URLError, OSError, TimeoutError) as exc:

@@ -13,6 +13,7 @@ from typing import Any
 import paho.mqtt.client as mqtt
 
 from devices import bus
+from devices.link import close_client
 from hub.clock import Clock, iso, system_clock
 from hub.db import Database
 from hub.domain.money import format_minor
@@ -67,8 +68,7 @@ class DeviceRegistry:
         info = client.publish(bus.hub_status_topic(self.hub_id), json.dumps({"state": "offline"}), qos=1, retain=True)
         if self.connected:
             info.wait_for_publish(timeout=2)
-        client.disconnect()
-        client.loop_stop()
+        close_client(client)
         self._client = None
         self.flush_last_seen()
 

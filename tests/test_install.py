@@ -386,8 +386,9 @@ class Peer:
         self.client.publish(topic, payload, qos=1, retain=retain).wait_for_publish(timeout=5)
 
     def close(self) -> None:
-        self.client.disconnect()
-        self.client.loop_stop()
+        from devices.link import close_client
+
+        close_client(self.client)
 
 
 def test_broker_enforces_the_passwords_and_the_acl(installed: Root, tmp_path: Path) -> None:

@@ -2,69 +2,26 @@
 
 from __future__ import annotations
 
-import shutil
-import socket
-import subprocess
 import threading
-import time
 import uuid
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import pytest
 from paho.mqtt.client import Client, MQTTMessage
 from paho.mqtt.enums import CallbackAPIVersion
 
-WAIT_S = 10.0  # how long a test waits for something that should happen; never asserted on
+from devices.link import close_client
+from hub.mosquitto import Broker
+from tests.conftest import USERS
+from tests.helpers import WAIT_S, wait_until
 
-
-def wait_until(predicate: Callable[[], object], what: str, timeout: float = WAIT_S) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.01)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+__all__ = ["WAIT_S", "BusProbe", "wait_until"]
 
 
 @pytest.fixture
-def mosquitto_broker(tmp_path: Path) -> Iterator[tuple[str, int]]:
-    """A private mosquitto (the OS binary), anonymous, persistence off; yields (host, port)."""
-    binary = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
-    if not Path(binary).exists():
-        pytest.fail("mosquitto is not installed (apt-get install mosquitto)")
-    port = _free_port()
-    conf = tmp_path / "mosquitto.conf"
-    conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n")
-    with open(tmp_path / "mosquitto.log", "wb") as log_file:
-        proc = subprocess.Popen(
-            [binary, "-c", str(conf)], stdout=log_file, stderr=subprocess.STDOUT
-        )
-    try:
-        deadline = time.monotonic() + WAIT_S
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"mosquitto exited: {(tmp_path / 'mosquitto.log').read_text()}")
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.02)
-        yield "127.0.0.1", port
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+def mosquitto_broker(broker: Broker) -> tuple[str, int]:
+    """The shared broker (passwords, production ACL, no anonymous clients) as (host, port)."""
+    return broker.host, broker.port
 
 
 class BusProbe:
@@ -75,6 +32,7 @@ class BusProbe:
         self._cond = threading.Condition()
         subscribed = threading.Event()
         self.client = Client(CallbackAPIVersion.VERSION2, client_id=f"probe-{uuid.uuid4().hex[:8]}")
+        self.client.username_pw_set("hub", USERS["hub"])  # the hub's user may read everything
         self.client.on_message = self._on_message
         self.client.on_subscribe = lambda *_args: subscribed.set()
         self.client.connect(host, port)
@@ -123,8 +81,7 @@ class BusProbe:
         self.client.publish(topic, payload, qos=1, retain=retain).wait_for_publish(WAIT_S)
 
     def close(self) -> None:
-        self.client.disconnect()
-        self.client.loop_stop()
+        close_client(self.client)
 
 
 @pytest.fixture

@@ -12,10 +12,11 @@ from typing import Any
 
 import pytest
 
-from devices import agent, bus
+from devices import agent, bus, link
 from devices.agent import AgentSettings, SettingsError
 from devices.scale import mettler_toledo as mt
-from devices.scale.mettler_toledo import ScaleSimulator
+from devices.scale.simulator import ScaleSimulator
+from tests.conftest import USERS
 from tests.devices.conftest import WAIT_S, BusProbe
 
 HUB = "test-hub"
@@ -31,6 +32,8 @@ def settings(broker: tuple[str, int], **extra: Any) -> dict[str, Any]:
         "hub_id": HUB,
         "mqtt_host": host,
         "mqtt_port": port,
+        "mqtt_username": "devices",
+        "mqtt_password": USERS["devices"],
         "scanners": False,
         "simulate_scanner": True,
         **extra,
@@ -210,7 +213,7 @@ def test_device_reannounces_when_the_hub_comes_online(
     ],
 )
 def test_only_a_hub_birth_message_counts(payload: bytes, online: bool) -> None:
-    assert agent.hub_is_online(payload) is online
+    assert link.hub_is_online(payload) is online
 
 
 def test_clean_stop_marks_every_device_offline(
@@ -281,6 +284,10 @@ def test_scale_weights_commands_and_availability(
 
     scale_sim.set_weight(250)
     bus_probe.wait_for(weight_topic, weighs(grams=250, stable=True))
+    # weights go out on change only: a hub that comes (back) online gets the last one again
+    since = bus_probe.mark()
+    bus_probe.publish(bus.hub_status_topic(HUB), b'{"state": "online"}')
+    bus_probe.wait_for(weight_topic, weighs(grams=250, stable=True), since=since)
     bus_probe.publish(bus.cmd_topic(HUB, "scale-1", "tare"), job("t1"))
     assert result_of(bus_probe, "scale-1", "tare", "t1").ok
     bus_probe.wait_for(weight_topic, weighs(grams=0, tare_g=250))

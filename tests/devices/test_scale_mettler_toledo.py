@@ -21,10 +21,10 @@ from devices.scale.mettler_toledo import (
     ProtocolError,
     Reading,
     ScaleError,
-    ScaleSimulator,
     parse_reply,
     to_weight,
 )
+from devices.scale.simulator import ScaleSimulator
 from tests.devices.conftest import WAIT_S, wait_until
 
 # -- protocol ----------------------------------------------------------------------------------

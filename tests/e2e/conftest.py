@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from devices.printer.simulator import NetworkPrinterSimulator
-from devices.scale.mettler_toledo import ScaleSimulator
+from devices.scale.simulator import ScaleSimulator
 from hub import config as cfg
 from hub.auth import Auth
 from hub.demo_catalog import load_demo_catalog

@@ -3,24 +3,14 @@ get a printed receipt, and find the sale in the cloud exactly once, even across 
 
 from __future__ import annotations
 
-import time
 from collections import Counter
 from typing import Any
 
 from tests.e2e.conftest import OWNER, Shop
+from tests.helpers import wait_until
 
 TABLET = {"width": 1024, "height": 768}
 BREAD = ("0490000010015", "D1001", "Sourdough loaf")
-
-
-def wait_for(check: Any, timeout: float = 20.0, what: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"{what} not met within {timeout} s")
 
 
 def sign_in(page: Any, shop: Shop, next_path: str) -> None:
@@ -55,8 +45,8 @@ def sell_by_scanning(page: Any, shop: Shop, code: str, name: str, tender_minor: 
 
 
 def test_scan_pay_print_and_forward_exactly_once(shop: Shop, browser: Any) -> None:
-    wait_for(lambda: len([d for d in shop.api("/api/v1/devices")["devices"] if d["online"]]) == 3,
-             what="scanner, scale and printer online")
+    wait_until(lambda: len([d for d in shop.api("/api/v1/devices")["devices"] if d["online"]]) == 3,
+             what="scanner, scale and printer online", timeout=60)
     context = browser.new_context(viewport=TABLET, has_touch=True)
     page = context.new_page()
     try:
@@ -75,19 +65,19 @@ def test_scan_pay_print_and_forward_exactly_once(shop: Shop, browser: Any) -> No
         def sales_in_sink() -> list[dict[str, Any]]:
             return [e for e in shop.sink_events() if e["type"] == "sale.completed"]
 
-        sale_events = wait_for(sales_in_sink, what="sale event at the sink")
+        sale_events = wait_until(sales_in_sink, what="sale event at the sink")
         assert len(sale_events) == 1 and sale_events[0]["data"]["lines"][0]["sku"] == BREAD[1]
 
         # The cloud goes away; the shop keeps selling.
         shop.stop_process("sink")
         second = sell_by_scanning(page, shop, BREAD[0], BREAD[2])
         assert second["sale-number"] != first["sale-number"]
-        status = wait_for(lambda: (s := shop.api("/api/v1/status")["sync"])["backlog"] and s["last_error"] and s,
+        status = wait_until(lambda: (s := shop.api("/api/v1/status")["sync"])["backlog"] and s["last_error"] and s,
                           what="backlog with an error while the sink is down")
         assert status["backlog"] >= 1
 
         shop.start_sink()
-        wait_for(lambda: shop.api("/api/v1/status")["sync"]["backlog"] == 0, timeout=30, what="backlog drained")
+        wait_until(lambda: shop.api("/api/v1/status")["sync"]["backlog"] == 0, timeout=30, what="backlog drained")
         events = shop.sink_events()
         seqs = [e["seq"] for e in events]
         assert seqs == list(range(1, len(seqs) + 1)), "events out of order or with a gap"
@@ -105,7 +95,7 @@ def test_status_page_shows_devices_and_scans_from_its_button(shop: Shop, browser
     try:
         sign_in(page, shop, "/status")
         rows = page.get_by_test_id("device-row")
-        wait_for(lambda: page.locator("[data-testid=device-row][data-online=true]").count() == 3, what="3 devices online")
+        wait_until(lambda: page.locator("[data-testid=device-row][data-online=true]").count() == 3, what="3 devices online")
         assert rows.count() == 3
         page.get_by_test_id("hub-uptime").wait_for()
         register = browser.new_context(viewport=TABLET)
@@ -118,7 +108,7 @@ def test_status_page_shows_devices_and_scans_from_its_button(shop: Shop, browser
         register.close()
         # The agent dies (kill -9): every device goes offline through its last will, and the page shows it.
         shop.kill_process("agent")
-        wait_for(lambda: page.locator("[data-testid=device-row][data-online=false]").count() == 3,
+        wait_until(lambda: page.locator("[data-testid=device-row][data-online=false]").count() == 3,
                  what="3 devices offline on the status page")
     finally:
         page.screenshot(path=str(shop.root / "status.png"))

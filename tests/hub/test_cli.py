@@ -23,7 +23,7 @@ def all_parsers(parser: argparse.ArgumentParser, path: tuple[str, ...] = ()) -> 
 def test_every_subcommand_has_help_text() -> None:
     parsers = all_parsers(build_parser())
     names = {" ".join(p) for p, _ in parsers}
-    assert {"demo", "demo scan", "run", "devices", "status", "token create", "barcode parse", "sink"} <= names
+    assert {"demo", "demo scan", "demo weigh", "run", "devices", "status", "token create", "barcode parse", "sink"} <= names
     for path, parser in parsers:
         assert parser.description, f"`backroom {' '.join(path)}` has no help text"
         for action in parser._actions:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import paho.mqtt.client as mqtt
 
+from devices.link import close_client
 from hub.mosquitto import Broker, acl_text
 from tests.conftest import USERS
 
@@ -55,5 +56,4 @@ def test_devices_may_not_write_the_hub_status(broker: Broker) -> None:
         assert got.get(timeout=10) == "backroom/test-hub/dev/ok/availability"
         assert got.empty()
     finally:
-        c.disconnect()
-        c.loop_stop()
+        close_client(c)

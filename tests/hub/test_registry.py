@@ -3,29 +3,20 @@
 import json
 import queue
 import threading
-import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
 import pytest
 
 from devices import bus
+from devices.link import close_client
 from hub.demo_catalog import load_demo_catalog
 from hub.mosquitto import Broker
 from hub.service import HubService
 from tests.conftest import HUB_ID, USERS, hub_config
-
-
-def wait_until(check: Callable[[], object], timeout: float = 10.0) -> object:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.02)
-    raise AssertionError("condition not met in time")
+from tests.helpers import wait_until
 
 
 @pytest.fixture
@@ -45,8 +36,7 @@ def device(broker: Broker) -> Iterator[mqtt.Client]:
     c.connect(broker.host, broker.port)
     c.loop_start()
     yield c
-    c.disconnect()
-    c.loop_stop()
+    close_client(c)
 
 
 def announce(c: mqtt.Client, dev: str, kind: str) -> None:
@@ -103,8 +93,7 @@ def test_hub_publishes_its_birth_and_a_last_will(hub: HubService, broker: Broker
         hub.registry.stop()
         assert json.loads(got.get(timeout=10))["state"] == "offline"
     finally:
-        c.disconnect()
-        c.loop_stop()
+        close_client(c)
 
 
 def test_print_job_result_updates_the_job_and_tells_the_register(hub: HubService, device: mqtt.Client) -> None:

@@ -4,7 +4,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from hub.domain.sale import CatalogItem, LineRequest, Tender, looks_like_card_number, parse_request, price_sale
+from hub.domain.sale import (
+    CatalogItem,
+    LineRequest,
+    Tender,
+    looks_like_card_number,
+    parse_request,
+    price_sale,
+)
 from hub.errors import UnprocessableError, ValidationError
 
 CATALOG = {

@@ -148,8 +148,9 @@ def test_sink_rejects_malformed_batches(sink: Sink) -> None:
         "X-Backroom-Hub": "h1", "X-Backroom-Timestamp": ts, "X-Backroom-Signature": sign(SECRET, ts, body)})
     with pytest.raises(urllib.error.HTTPError) as exc:
         urllib.request.urlopen(req)
-    assert exc.value.code == 400
-    assert "events[0].seq" in json.loads(exc.value.read())["error"]["message"]
+    with exc.value as answer:
+        assert answer.code == 400
+        assert "events[0].seq" in json.loads(answer.read())["error"]["message"]
 
 
 @given(st.integers(0, 100), st.floats(0, 0.999999))
