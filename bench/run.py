@@ -186,7 +186,7 @@ def main() -> None:
     ap.add_argument("--idle", type=float, default=20.0, help="seconds of quiet before reading idle memory")
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="backroom-bench-"))
-    broker = start_broker(work / "mosquitto", USERS, acl_text(HUB_ID, "hub", "devices"))
+    broker = start_broker(work / "mosquitto", USERS, acl_text("hub", "devices"))
     http_port, bare_port = free_port(), free_port()
     values = {
         "hub": {"id": HUB_ID, "data_dir": str(work / "data"), "http_host": "127.0.0.1", "http_port": http_port,
