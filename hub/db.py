@@ -1,4 +1,4 @@
-"""SQLite storage: WAL mode, numbered migrations, one connection per thread."""
+"""SQLite storage: WAL mode and numbered migrations (set up through sqlite-utils), one connection per thread."""
 
 from __future__ import annotations
 
@@ -42,11 +42,13 @@ def migrate(path: Path) -> int:
     """Apply pending migrations to the database at path; return the schema version."""
     conn = sqlite3.connect(path, isolation_level=None)
     try:
-        mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
-        if mode != "wal":
-            raise BackroomError(f"database {path} could not be put in WAL mode (got {mode!r})")
+        db = sqlite_utils.Database(conn)
+        db.enable_wal()
+        if db.journal_mode != "wal":
+            raise BackroomError(f"database {path} could not be put in WAL mode (got {db.journal_mode!r})")
         _configure(conn)
-        conn.execute("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT, applied_at TEXT DEFAULT CURRENT_TIMESTAMP)")
+        db["schema_migrations"].create({"version": int, "name": str, "applied_at": str}, pk="version",
+                                       not_null={"name"}, if_not_exists=True)
         applied = {row[0] for row in conn.execute("SELECT version FROM schema_migrations")}
         version = max(applied, default=0)
         for number, name, sql in _migrations():
@@ -57,7 +59,8 @@ def migrate(path: Path) -> int:
             try:
                 for statement in sqlite3_split(sql):
                     conn.execute(statement)
-                conn.execute("INSERT INTO schema_migrations (version, name) VALUES (?, ?)", (number, name))
+                conn.execute("INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, datetime('now'))",
+                             (number, name))
                 conn.execute("COMMIT")
             except sqlite3.Error as exc:
                 conn.execute("ROLLBACK")
@@ -112,11 +115,6 @@ class Database:
             with self._lock:
                 self._all.append(conn)
         return conn
-
-    @property
-    def utils(self) -> sqlite_utils.Database:
-        """sqlite-utils view of this thread's connection, for bulk inserts and introspection."""
-        return sqlite_utils.Database(self.conn)
 
     @contextmanager
     def write(self) -> Iterator[sqlite3.Connection]:
