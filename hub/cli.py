@@ -27,6 +27,10 @@ def _setup_logging() -> None:
     level = os.environ.get("BACKROOM_LOG_LEVEL", "INFO").upper()
     logging.basicConfig(level=getattr(logging, level, logging.INFO),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    # python-escpos logs every printer connection at INFO on the root logger: twice a minute per
+    # printer into the journal, on an SD card. Keep its warnings, drop its chatter.
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(lambda r: r.levelno >= logging.WARNING or "/escpos/" not in r.pathname)
     logging.getLogger("waitress.queue").setLevel(logging.ERROR)
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
 

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from hub import config as cfg
+from hub.children import child_options
 from hub.errors import BackroomError
 from hub.mosquitto import acl_text, free_port, start_broker
 
@@ -131,11 +132,12 @@ def run_demo(data_dir: Path, port: int, stop: threading.Event) -> int:
         exe = [sys.executable, "-m", "hub.cli"]
         env = {k: v for k, v in os.environ.items() if not k.startswith("BACKROOM_") or k == "BACKROOM_LOG_LEVEL"}
         sink = subprocess.Popen([*exe, "sink", "--port", str(sink_port), "--data-dir", str(data_dir / "sink")],
-                                env={**env, "BACKROOM_SINK_SECRET": s["cloud"]})
+                                env={**env, "BACKROOM_SINK_SECRET": s["cloud"]}, **child_options())
         procs.append(("sink", sink))
-        hub = subprocess.Popen([*exe, "run", "--config", str(conf_path)], env=env)
+        hub = subprocess.Popen([*exe, "run", "--config", str(conf_path)], env=env, **child_options())
         procs.append(("hub", hub))
-        procs.append(("devices agent", subprocess.Popen([*exe, "devices", "--config", str(conf_path)], env=env)))
+        procs.append(("devices agent", subprocess.Popen([*exe, "devices", "--config", str(conf_path)], env=env,
+                                                        **child_options())))
         _wait_http(f"http://127.0.0.1:{sink_port}/v1/hubs", sink, "sink")
         _wait_http(f"http://127.0.0.1:{port}/healthz", hub, "hub")
         runtime = {"hub_id": HUB_ID, "mqtt_port": broker.port, "devices_user": "devices",

@@ -15,6 +15,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from hub.children import child_options
 from hub.errors import BackroomError
 
 log = logging.getLogger(__name__)
@@ -84,7 +85,7 @@ def start_broker(workdir: Path, users: dict[str, str], acl: str, port: int = 0, 
     )
     logfile = workdir / "mosquitto.log"
     with open(logfile, "ab") as log_fh:
-        proc = subprocess.Popen([binary, "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=log_fh)
+        proc = subprocess.Popen([binary, "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=log_fh, **child_options())
     deadline = time.monotonic() + START_TIMEOUT_S
     while time.monotonic() < deadline:
         if proc.poll() is not None:

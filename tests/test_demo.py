@@ -21,8 +21,10 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def start_demo(data_dir: Path, port: int) -> tuple[subprocess.Popen[str], list[str]]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("BACKROOM_")}
+    # a session of its own, like a terminal's foreground job, so Ctrl-C can go to its whole group
     proc = subprocess.Popen([sys.executable, "-m", "hub.cli", "demo", "--data-dir", str(data_dir), "--port", str(port)],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, cwd=ROOT)
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, cwd=ROOT,
+                            start_new_session=True)
     lines: list[str] = []
 
     def read() -> None:
@@ -51,12 +53,15 @@ def alive(pid: int) -> bool:
     return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
 
 
-def stop(proc: subprocess.Popen[str], data_dir: Path) -> dict[str, int]:
+def stop(proc: subprocess.Popen[str], data_dir: Path, lines: list[str]) -> None:
+    """Ctrl-C as a terminal sends it: SIGINT to the whole foreground process group."""
     children = json.loads((data_dir / "runtime.json").read_text())["children"]
-    proc.send_signal(signal.SIGINT)
+    os.killpg(proc.pid, signal.SIGINT)
     assert proc.wait(timeout=30) == 0
     wait_until(lambda: not any(alive(pid) for pid in children.values()), "every demo process to stop")
-    return children
+    output = "".join(lines)
+    assert "Traceback" not in output
+    assert "lost the MQTT broker" not in output, "the broker stopped before the processes using it"
 
 
 def test_demo_runs_the_shop_and_stops_cleanly(tmp_path: Path) -> None:
@@ -103,7 +108,7 @@ def test_demo_runs_the_shop_and_stops_cleanly(tmp_path: Path) -> None:
         stream.close()
     finally:
         if proc.poll() is None:
-            stop(proc, data_dir)
+            stop(proc, data_dir, lines)
     assert not (data_dir / "runtime.json").exists()
 
     again, lines2 = start_demo(data_dir, port)
@@ -111,4 +116,4 @@ def test_demo_runs_the_shop_and_stops_cleanly(tmp_path: Path) -> None:
         assert login.group(0) in "".join(lines2), "a second run must reuse the data and the login"
         assert "loaded the demo catalog" not in "".join(lines2)
     finally:
-        stop(again, data_dir)
+        stop(again, data_dir, lines2)
