@@ -164,11 +164,11 @@ def cmd_sink(args: argparse.Namespace) -> int:
     secret = args.secret or os.environ.get("BACKROOM_SINK_SECRET", "")
     if not secret:
         raise BackroomError("the sink needs the shared secret: --secret S or BACKROOM_SINK_SECRET")
+    from hub.service import serve
+
     server = create_server(create_sink_app(Path(args.data_dir), secret), host=args.host, port=args.port, ident="backroom-sink")
-    stop = _stop_on_signals()
-    threading.Thread(target=lambda: (stop.wait(), server.close()), daemon=True).start()
     log.info("sink listening on http://%s:%s/ (POST /v1/events)", args.host, server.effective_port)
-    server.run()
+    serve(server, _stop_on_signals())
     return 0
 
 

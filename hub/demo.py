@@ -162,15 +162,15 @@ def run_demo(data_dir: Path, port: int, stop: threading.Event) -> int:
         )
         return _supervise(procs, stop)
     finally:
-        for _name, proc in reversed(procs):
+        for name, proc in reversed(procs):  # one at a time: the agent, then the hub, then the sink
             if proc.poll() is None:
                 proc.terminate()
-        for name, proc in reversed(procs):
             try:
                 proc.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 log.warning("%s did not stop in 10 s; killing it", name)
                 proc.kill()
+                proc.wait()
         (data_dir / "runtime.json").unlink(missing_ok=True)
         for part in (control, printer, scale, broker):
             if part is not None:

@@ -153,6 +153,27 @@ def _version() -> str:
     return __version__
 
 
+def serve(server: Any, stop: threading.Event | None, before_close: Any = None) -> None:
+    """Run a waitress server until stop is set, then stop it in order: let running requests
+    finish, then close every socket from inside the server's own loop (closing them from another
+    thread while the loop sits in select() fails with EBADF)."""
+    from waitress import wasyncore
+
+    if stop is not None:
+        def shut() -> None:
+            stop.wait()
+            if before_close is not None:
+                before_close()
+            server.task_dispatcher.shutdown(cancel_pending=True, timeout=5)
+            server.trigger.pull_trigger(lambda: wasyncore.close_all(server._map))
+
+        threading.Thread(target=shut, name="shutdown", daemon=True).start()
+    try:
+        server.run()
+    finally:
+        server.task_dispatcher.shutdown()
+
+
 def run_forever(service: HubService, host: str, port: int, threads: int, stop: threading.Event | None = None) -> None:
     """Serve the hub with waitress (never Flask's development server) until stopped."""
     from waitress.server import create_server
@@ -164,16 +185,8 @@ def run_forever(service: HubService, host: str, port: int, threads: int, stop: t
                            ident="backroom")
     service.start()
     log.info("hub %s serving on http://%s:%s/", service.hub_id, host, server.effective_port)
-    if stop is not None:
-        def shut() -> None:
-            stop.wait()
-            service.channels.close_all()  # open streams end, so their workers can finish
-            server.task_dispatcher.shutdown(cancel_pending=True, timeout=5)
-            server.close()
-
-        threading.Thread(target=shut, name="shutdown", daemon=True).start()
     try:
-        server.run()
+        # open event streams end first, so their workers can finish
+        serve(server, stop, before_close=service.channels.close_all)
     finally:
-        server.task_dispatcher.shutdown()
         service.stop()

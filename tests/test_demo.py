@@ -33,7 +33,9 @@ def start_demo(data_dir: Path, port: int) -> tuple[subprocess.Popen[str], list[s
             for line in proc.stdout:
                 lines.append(line)
 
-    threading.Thread(target=read, daemon=True).start()
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    proc.reader = reader  # type: ignore[attr-defined]
     wait_until(lambda: any("Press Ctrl-C to stop" in ln for ln in lines) or proc.poll() is not None,
                "the demo to start", timeout=60)
     assert proc.poll() is None, "".join(lines)
@@ -59,8 +61,10 @@ def stop(proc: subprocess.Popen[str], data_dir: Path, lines: list[str]) -> None:
     os.killpg(proc.pid, signal.SIGINT)
     assert proc.wait(timeout=30) == 0
     wait_until(lambda: not any(alive(pid) for pid in children.values()), "every demo process to stop")
+    proc.reader.join(timeout=30)  # type: ignore[attr-defined]
+    assert not proc.reader.is_alive(), "something still holds the demo's output open"  # type: ignore[attr-defined]
     output = "".join(lines)
-    assert "Traceback" not in output
+    assert "Traceback" not in output, output[output.find("Traceback") - 200:][:3000]
     assert "lost the MQTT broker" not in output, "the broker stopped before the processes using it"
 
 

@@ -17,6 +17,7 @@ from hub.db import Database
 from hub.domain.sale import CatalogItem, LineRequest, Tender, price_sale
 from hub.forwarder import IDLE_WAIT_S, Forwarder
 from hub.mosquitto import free_port
+from hub.service import serve
 from hub.sink import create_sink_app
 from hub.store import Store
 from hub.sync_protocol import full_jitter, sign, verify
@@ -36,13 +37,13 @@ class Sink:
     def start(self) -> None:
         self.app = create_sink_app(self.data_dir, SECRET)
         self.server = create_server(self.app, host="127.0.0.1", port=self.port)
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=serve, args=(self.server, self.stopping), daemon=True)
         self.thread.start()
 
     def stop(self) -> None:
-        self.server.close()
-        self.server.task_dispatcher.shutdown()
-        self.thread.join(timeout=5)
+        self.stopping.set()
+        self.thread.join(timeout=10)
         self.app.extensions["sink_store"].conn.close()
 
     @property
