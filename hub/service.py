@@ -18,11 +18,11 @@ from hub.clock import Clock, iso, system_clock
 from hub.config import Config
 from hub.db import Database
 from hub.domain import sale as sales
-from hub.errors import UnprocessableError
+from hub.errors import UnprocessableError, ValidationError
 from hub.forwarder import Forwarder
 from hub.live import Channels
 from hub.registry import LAST_SEEN_FLUSH_S, DeviceRegistry
-from hub.store import Store, canonical_hash
+from hub.store import Store, canonical_hash, line_dict
 
 log = logging.getLogger(__name__)
 
@@ -117,6 +117,17 @@ class HubService:
         if plan["job_id"]:
             self.registry.dispatch_receipt(plan, response)
         return response, True
+
+    def quote(self, body: Any) -> dict[str, Any]:
+        """Price a cart exactly as a sale would be priced, without recording anything."""
+        if not isinstance(body, dict) or set(body) - {"lines"}:
+            raise ValidationError("send {lines: [{sku, qty}]}", field="lines")
+        requests = sales.parse_lines(body.get("lines"))
+        store = self.config["store"]
+        lines = sales.price_lines(requests, self.store.items(r.sku for r in requests), store["prices_include_tax"])
+        return {"currency": store["currency"], "prices_include_tax": store["prices_include_tax"],
+                "lines": [line_dict(line) for line in lines],
+                "total_minor": sum(ln.total_minor for ln in lines), "tax_minor": sum(ln.tax_minor for ln in lines)}
 
     def _with_receipt_state(self, sale: dict[str, Any]) -> dict[str, Any]:
         """A replayed answer tells where its receipt job is now, not where it was."""

@@ -23,7 +23,7 @@ def canonical_hash(body: Any) -> str:
     return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
 
-def _line_dict(ln: SaleLine) -> dict[str, Any]:
+def line_dict(ln: SaleLine) -> dict[str, Any]:
     return {"line_no": ln.line_no, "sku": ln.sku, "name": ln.name, "unit": ln.unit, "qty": ln.qty,
             "unit_price_minor": ln.unit_price_minor, "total_minor": ln.total_minor,
             "tax_rate_bp": ln.tax_rate_bp, "tax_minor": ln.tax_minor}
@@ -210,7 +210,7 @@ class Store:
         created_at = iso(self.clock())
         response = {
             "id": sale.id, "number": number, "register_id": sale.register_id, "currency": self.currency,
-            "lines": [_line_dict(line) for line in sale.lines],
+            "lines": [line_dict(line) for line in sale.lines],
             "tenders": [{"kind": t.kind, "amount_minor": t.amount_minor, "reference": t.reference}
                         for t in sale.tenders],
             "total_minor": sale.total_minor, "tax_minor": sale.tax_minor,

@@ -211,6 +211,11 @@ def create_app(svc: HubService) -> Flask:
             resp.headers["Idempotent-Replayed"] = "true"
         return resp
 
+    @app.post("/api/v1/sales/quote")
+    @requires("cashier", "integration")
+    def quote_sale() -> Response:
+        return _json(svc.quote(_body()))
+
     @app.get("/api/v1/registers/<register_id>/events")
     @requires("cashier")
     def register_events(register_id: str) -> Response:

@@ -111,16 +111,7 @@ def parse_request(body: Any) -> tuple[str, str, list[LineRequest], list[Tender]]
     except ValueError:
         raise ValidationError(f"id {raw_id!r} is not a UUID; the register makes one per sale", field="id") from None
     register_id = _str(body.get("register_id"), "register_id", 64)
-    raw_lines = body.get("lines")
-    if not isinstance(raw_lines, list) or not raw_lines:
-        raise ValidationError("lines must be a non-empty list of {sku, qty}", field="lines")
-    if len(raw_lines) > MAX_LINES:
-        raise ValidationError(f"a sale holds at most {MAX_LINES} lines", field="lines")
-    lines = []
-    for i, raw in enumerate(raw_lines):
-        if not isinstance(raw, dict):
-            raise ValidationError(f"lines[{i}] must be an object {{sku, qty}}", field=f"lines[{i}]")
-        lines.append(LineRequest(_str(raw.get("sku"), f"lines[{i}].sku", 64), _int(raw.get("qty"), f"lines[{i}].qty", 1, MAX_QTY)))
+    lines = parse_lines(body.get("lines"))
     raw_tenders = body.get("tenders")
     if not isinstance(raw_tenders, list) or not raw_tenders:
         raise ValidationError("tenders must be a non-empty list of {kind, amount_minor}", field="tenders")
@@ -135,11 +126,33 @@ def parse_request(body: Any) -> tuple[str, str, list[LineRequest], list[Tender]]
                     "numbers: record only the terminal's reference",
                     field=f"tenders[{i}].{key}",
                 )
+        extra = set(raw) - {"kind", "amount_minor", "reference"}
+        if extra:
+            name = sorted(extra)[0]
+            raise ValidationError(f"tenders[{i}] has an unknown field {name!r}; allowed: kind, amount_minor, reference",
+                                  field=f"tenders[{i}].{name}")
         kind = _str(raw.get("kind"), f"tenders[{i}].kind", 32)
         if kind not in TENDER_KINDS:
             raise ValidationError(f"tenders[{i}].kind {kind!r} is not supported yet; use one of {', '.join(TENDER_KINDS)}", field=f"tenders[{i}].kind")
-        tenders.append(Tender(kind, _int(raw.get("amount_minor"), f"tenders[{i}].amount_minor", 1, 10**10)))
+        reference = raw.get("reference", "")
+        if not isinstance(reference, str) or len(reference) > 64:
+            raise ValidationError(f"tenders[{i}].reference must be text of at most 64 characters", field=f"tenders[{i}].reference")
+        tenders.append(Tender(kind, _int(raw.get("amount_minor"), f"tenders[{i}].amount_minor", 1, 10**10), reference))
     return sale_id, register_id, lines, tenders
+
+
+def parse_lines(raw_lines: Any) -> list[LineRequest]:
+    """Check the lines of a sale or a quote: a non-empty list of {sku, qty}."""
+    if not isinstance(raw_lines, list) or not raw_lines:
+        raise ValidationError("lines must be a non-empty list of {sku, qty}", field="lines")
+    if len(raw_lines) > MAX_LINES:
+        raise ValidationError(f"a sale holds at most {MAX_LINES} lines", field="lines")
+    lines = []
+    for i, raw in enumerate(raw_lines):
+        if not isinstance(raw, dict):
+            raise ValidationError(f"lines[{i}] must be an object {{sku, qty}}", field=f"lines[{i}]")
+        lines.append(LineRequest(_str(raw.get("sku"), f"lines[{i}].sku", 64), _int(raw.get("qty"), f"lines[{i}].qty", 1, MAX_QTY)))
+    return lines
 
 
 def price_sale(
@@ -152,6 +165,23 @@ def price_sale(
     currency: str = "",
 ) -> Sale:
     """Price every line from the catalog (never from the client) and settle the tenders."""
+    lines = price_lines(requests, catalog, prices_include_tax)
+    total = sum(line.total_minor for line in lines)
+    tendered = sum(t.amount_minor for t in tenders)
+    if tendered < total:
+        raise UnprocessableError(
+            f"tendered {money.format_minor(tendered, currency).strip()} is less than the total "
+            f"{money.format_minor(total, currency).strip()}; take more cash before completing the sale",
+            field="tenders",
+        )
+    return Sale(
+        sale_id, register_id, tuple(lines), tuple(tenders), total,
+        sum(line.tax_minor for line in lines), tendered, tendered - total,
+    )
+
+
+def price_lines(requests: list[LineRequest], catalog: Mapping[str, CatalogItem], prices_include_tax: bool) -> list[SaleLine]:
+    """The one pricing rule: catalog price x quantity, rounded once, with tax per line."""
     lines = []
     for no, req in enumerate(requests, start=1):
         item = catalog.get(req.sku)
@@ -167,15 +197,4 @@ def price_sale(
             tax = money.tax_added(gross, item.tax_rate_bp)
             total = gross + tax
         lines.append(SaleLine(no, item.sku, item.name, item.unit, req.qty, item.price_minor, total, item.tax_rate_bp, tax))
-    total = sum(line.total_minor for line in lines)
-    tendered = sum(t.amount_minor for t in tenders)
-    if tendered < total:
-        raise UnprocessableError(
-            f"tendered {money.format_minor(tendered, currency).strip()} is less than the total "
-            f"{money.format_minor(total, currency).strip()}; take more cash before completing the sale",
-            field="tenders",
-        )
-    return Sale(
-        sale_id, register_id, tuple(lines), tuple(tenders), total,
-        sum(line.tax_minor for line in lines), tendered, tendered - total,
-    )
+    return lines

@@ -111,3 +111,17 @@ def test_session_login_needs_csrf_for_writes(client: FlaskClient) -> None:
 def test_openapi_lists_the_core_operations(svc: HubService, client: FlaskClient) -> None:
     doc = client.get("/api/v1/openapi.json", headers=bearer(svc, "integration")).json
     assert {"/api/v1/sales", "/api/v1/lookup", "/api/v1/status", "/api/v1/registers/{register_id}/events"} <= set(doc["paths"])
+
+
+def test_quote_prices_like_the_sale_and_records_nothing(svc: HubService, client: FlaskClient) -> None:
+    h = bearer(svc, "cashier")
+    lines = [{"sku": "D1001", "qty": 2}, {"sku": "P4011", "qty": 532}]
+    quote = client.post("/api/v1/sales/quote", json={"lines": lines}, headers=h).json
+    sale = client.post("/api/v1/sales", json=sale_body(lines=lines, tenders=[{"kind": "cash", "amount_minor": quote["total_minor"]}]),
+                       headers=h).json
+    assert (quote["total_minor"], quote["tax_minor"], quote["lines"]) == (sale["total_minor"], sale["tax_minor"], sale["lines"])
+    assert sale["change_minor"] == 0
+    before = svc.db.conn.execute("SELECT count(*) FROM outbox").fetchone()[0]
+    client.post("/api/v1/sales/quote", json={"lines": lines}, headers=h)
+    assert svc.db.conn.execute("SELECT count(*) FROM outbox").fetchone()[0] == before
+    assert client.post("/api/v1/sales/quote", json={"lines": [{"sku": "NOPE", "qty": 1}]}, headers=h).status_code == 422
