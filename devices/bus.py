@@ -195,7 +195,7 @@ class Weight:
             grams=_require(d, "grams", int, "weight"),
             stable=_require(d, "stable", bool, "weight"),
             status=status,
-            tare_g=int(d.get("tare_g", 0)),
+            tare_g=_require(d, "tare_g", int, "weight") if "tare_g" in d else 0,
         )
 
 

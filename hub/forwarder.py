@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import http.client
 import json
 import logging
 import random
@@ -66,7 +67,11 @@ class Forwarder:
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            delay = self.step()
+            try:
+                delay = self.step()
+            except Exception as exc:  # noqa: BLE001 - the thread must outlive any one failure
+                log.exception("cloud sync step failed; backing off")
+                delay = self._back_off(f"internal error: {exc}", None)
             self._wake.wait(delay)
             self._wake.clear()
             # A wake during backoff doesn't skip the wait: the receiver asked us to slow down.
@@ -82,20 +87,25 @@ class Forwarder:
                 if not events:
                     self.attempt, self.next_try_at = 0, None
                     return IDLE_WAIT_S
-                acked = self.send(events)
-                self.store.ack_events(acked)
-                self.attempt, self.next_try_at = 0, None
-                if acked < events[-1]["seq"]:
+                # never trust an ack beyond what was sent: it would skip events nobody received
+                acked = min(self.send(events), events[-1]["seq"])
+                if acked > events[0]["seq"] - 1:
+                    self.store.ack_events(acked)
+                if acked < events[-1]["seq"]:  # a gap on the receiver's side: back off, don't flood
                     raise SendError(f"receiver acknowledged up to seq {acked} of {events[-1]['seq']}; resending the rest")
+                self.attempt, self.next_try_at = 0, None
         except SendError as exc:
-            delay = full_jitter(self.attempt, self.base_s, self.cap_s, self.rand.random())
-            if exc.retry_after is not None:
-                delay = max(delay, min(exc.retry_after, self.cap_s))
-            self.attempt += 1
-            self.next_try_at = time.monotonic() + delay
-            self.store.record_sync_error(str(exc))
-            log.warning("cloud sync failed (%s); retry %d in %.1f s", exc, self.attempt, delay)
-            return delay
+            return self._back_off(str(exc), exc.retry_after)
+
+    def _back_off(self, reason: str, retry_after: float | None) -> float:
+        delay = full_jitter(self.attempt, self.base_s, self.cap_s, self.rand.random())
+        if retry_after is not None:
+            delay = max(delay, min(retry_after, self.cap_s))
+        self.attempt += 1
+        self.next_try_at = time.monotonic() + delay
+        self.store.record_sync_error(reason)
+        log.warning("cloud sync failed (%s); retry %d in %.1f s", reason, self.attempt, delay)
+        return delay
 
     def send(self, events: list[dict[str, Any]]) -> int:
         hub_id = events[0]["hub_id"]
@@ -115,7 +125,7 @@ class Forwarder:
                 detail = exc.read()[:300].decode("utf-8", "replace")
             raise SendError(f"receiver answered {exc.code}: {detail}",
                             float(retry_after) if retry_after and retry_after.isdigit() else None) from None
-        except (urllib.error.URLError, OSError, TimeoutError) as exc:
+        except (urllib.error.URLError, OSError, TimeoutError, http.client.HTTPException) as exc:
             reason = getattr(exc, "reason", exc)
             raise SendError(f"cannot reach {self.url}: {reason}") from None
         except ValueError as exc:

@@ -88,10 +88,16 @@ class DeviceRegistry:
         if reason_code != 0:
             self._log_once("disconnect", "lost the MQTT broker (%s); reconnecting", reason_code)
 
-    def _log_once(self, key: str, msg: str, *args: Any) -> None:
+    def _should_log(self, key: str) -> bool:
+        """Repeated device errors are logged once a minute per kind, not once per message."""
         now = time.monotonic()
         if now - self._last_error_log.get(key, -1e9) > 60:
             self._last_error_log[key] = now
+            return True
+        return False
+
+    def _log_once(self, key: str, msg: str, *args: Any) -> None:
+        if self._should_log(key):
             log.warning(msg, *args)
 
     # -- incoming -----------------------------------------------------------------------------
@@ -116,6 +122,9 @@ class DeviceRegistry:
                 self._on_result(topic.dev, topic.name or "", bus.JobResult.from_payload(msg.payload))
         except (bus.BusError, BackroomError, ValueError) as exc:
             self._log_once(f"bad:{msg.topic}", "ignored a bad message on %s: %s", msg.topic, exc)
+        except Exception:  # noqa: BLE001 - one message must never stop paho's thread, and so the bus
+            if self._should_log(f"crash:{msg.topic}"):
+                log.exception("failed to handle a message on %s; the hub keeps listening", msg.topic)
 
     def _touch(self, dev: str) -> None:
         with self._lock:
@@ -178,7 +187,8 @@ class DeviceRegistry:
         if command != "print":
             return
         with self.db.write() as conn:
-            row = conn.execute("SELECT register_id, sale_id FROM print_jobs WHERE job_id = ?", (result.job_id,)).fetchone()
+            row = conn.execute("SELECT register_id, sale_id FROM print_jobs WHERE job_id = ? AND device_id = ?",
+                               (result.job_id, dev)).fetchone()
             if row is None:
                 return
             conn.execute("UPDATE print_jobs SET status = ?, error = ?, finished_at = ? WHERE job_id = ?",

@@ -34,6 +34,16 @@ def _error(status: int, code: str, message: str) -> Response:
                     status=status, mimetype="application/json")
 
 
+class SeqClash(Exception):
+    """A (hub_id, seq) already holds another event: a restored backup or a reused hub id."""
+
+    def __init__(self, seq: int, held: str, sent: str) -> None:
+        super().__init__(
+            f"seq {seq} already holds event {held}, not {sent}: this hub id was reused or its data "
+            "restored from an old backup; give the hub a new id or contact support"
+        )
+
+
 class SinkStore:
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -47,6 +57,11 @@ class SinkStore:
         with self.lock:
             self.conn.execute("BEGIN IMMEDIATE")
             try:
+                for e in events:  # the same seq must be the same event, or something is badly wrong
+                    held = self.conn.execute("SELECT id FROM events WHERE hub_id = ? AND seq = ?",
+                                             (hub_id, e["seq"])).fetchone()
+                    if held and held[0] != e["id"]:
+                        raise SeqClash(e["seq"], held[0], e["id"])
                 before = self.conn.total_changes
                 self.conn.executemany(
                     "INSERT OR IGNORE INTO events (hub_id, seq, id, type, occurred_at, v, data, received_at) "
@@ -120,7 +135,10 @@ def create_sink_app(data_dir: Path, secret: str) -> Flask:
         problem = _check_batch(batch, hub_id)
         if problem:
             return _error(400, "invalid", problem)
-        result = store.ingest(hub_id, batch["events"])
+        try:
+            result = store.ingest(hub_id, batch["events"])
+        except SeqClash as exc:
+            return _error(409, "seq_clash", str(exc))
         log.info("batch %s from %s: %s", batch.get("batch_id"), hub_id, result)
         return Response(json.dumps(result), mimetype="application/json")
 

@@ -75,6 +75,9 @@ def test_a_scan_reaches_the_bound_register_resolved(hub: HubService, device: mqt
 def test_garbage_on_the_bus_is_ignored_and_the_hub_keeps_going(hub: HubService, device: mqtt.Client) -> None:
     device.publish(bus.config_topic(HUB_ID, "weird"), b"{not json", qos=1, retain=True).wait_for_publish(5)
     device.publish(bus.event_topic(HUB_ID, "weird", "scan"), b"[]", qos=1).wait_for_publish(5)
+    device.publish(bus.event_topic(HUB_ID, "weird", "weight"), b'{"grams": 5, "stable": true, "tare_g": null}',
+                   qos=1).wait_for_publish(5)
+    device.publish(bus.event_topic(HUB_ID, "weird", "weight"), b'{"grams": "5", "stable": true}', qos=1).wait_for_publish(5)
     announce(device, "scanner-ok", "scanner")
     wait_until(lambda: [d["id"] for d in hub.registry.devices()] == ["scanner-ok"])
     device.publish(bus.config_topic(HUB_ID, "weird"), b"", retain=True).wait_for_publish(5)

@@ -15,7 +15,7 @@ from waitress.server import create_server
 
 from hub.db import Database
 from hub.domain.sale import CatalogItem, LineRequest, Tender, price_sale
-from hub.forwarder import IDLE_WAIT_S, Forwarder
+from hub.forwarder import IDLE_WAIT_S, Forwarder, SendError
 from hub.mosquitto import free_port
 from hub.service import serve
 from hub.sink import create_sink_app
@@ -158,3 +158,85 @@ def test_sink_rejects_malformed_batches(sink: Sink) -> None:
 def test_full_jitter_stays_under_the_capped_ceiling(attempt: int, r: float) -> None:
     d = full_jitter(attempt, 1.0, 300.0, r)
     assert 0 <= d <= min(300.0, 2.0**attempt)
+
+
+class RawReceiver:
+    """A loopback TCP server that answers every request with fixed bytes (a broken or foreign receiver)."""
+
+    def __init__(self, answer: bytes) -> None:
+        import socket
+
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        self.answer = answer
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            with conn:
+                conn.recv(65536)
+                conn.sendall(self.answer)
+
+    def close(self) -> None:
+        import socket
+
+        self.sock.shutdown(socket.SHUT_RDWR)
+        self.sock.close()
+        self.thread.join(5)
+
+
+def test_a_garbage_answer_is_a_retry_not_a_dead_thread(store: Store) -> None:
+    sell(store)
+    receiver = RawReceiver(b"garbage that is not HTTP\r\n\r\n")
+    try:
+        fwd = Forwarder(store, f"http://127.0.0.1:{receiver.port}/v1/events", SECRET)
+        assert fwd.step() >= 0 and fwd.attempt == 1
+        assert store.sync_summary()["backlog"] > 0 and store.sync_summary()["last_error"]
+    finally:
+        receiver.close()
+
+
+def test_an_ack_beyond_what_was_sent_is_not_believed(store: Store) -> None:
+    sell(store)
+    body = json.dumps({"acked_seq": 10**6}).encode()
+    receiver = RawReceiver(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: "
+                           + str(len(body)).encode() + b"\r\nConnection: close\r\n\r\n" + body)
+    try:
+        fwd = Forwarder(store, f"http://127.0.0.1:{receiver.port}/v1/events", SECRET)
+        fwd.step()
+        assert store.sync_summary()["acked_seq"] == store.sync_summary()["last_seq"]  # not 10**6
+        sell(store)
+        assert store.sync_summary()["backlog"] == 1  # the new sale still goes out
+    finally:
+        receiver.close()
+
+
+def test_a_partial_ack_backs_off_instead_of_flooding(store: Store) -> None:
+    for _ in range(3):
+        sell(store)
+    body = json.dumps({"acked_seq": 1}).encode()
+    receiver = RawReceiver(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: "
+                           + str(len(body)).encode() + b"\r\nConnection: close\r\n\r\n" + body)
+    try:
+        fwd = Forwarder(store, f"http://127.0.0.1:{receiver.port}/v1/events", SECRET, base_s=1.0, rand=random.Random(1))
+        fwd.step()
+        fwd.step()
+        assert fwd.attempt == 2 and "acknowledged up to seq 1" in store.sync_summary()["last_error"]
+    finally:
+        receiver.close()
+
+
+def test_a_reused_seq_with_another_event_is_refused(store: Store, sink: Sink) -> None:
+    sell(store)
+    fwd = Forwarder(store, sink.url, SECRET)
+    events = store.pending_events(100)
+    fwd.send(events)
+    impostor = [{**events[0], "id": "not-the-same-event"}]
+    with pytest.raises(SendError, match="409.*already holds event"):
+        fwd.send(impostor)
+    assert [e["id"] for e in sink.events()] == [e["id"] for e in events]
