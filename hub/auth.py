@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import secrets
@@ -47,6 +48,11 @@ def check_password(password: str, stored: str) -> bool:
     return hmac.compare_digest(digest.hex(), digest_hex)
 
 
+@functools.cache
+def _dummy_hash() -> str:
+    return hash_password(secrets.token_hex(8))
+
+
 class Auth:
     def __init__(self, db: Database, clock: Clock = system_clock) -> None:
         self.db = db
@@ -72,24 +78,44 @@ class Auth:
             raise Unauthorized("the bearer token is unknown or revoked; create one with `backroom token create --role ROLE`")
         return row["role"], row["id"]
 
-    def set_user(self, username: str, password: str, role: str) -> None:
+    def set_user(self, username: str, password: str, role: str, actor: str = "cli") -> None:
+        """Create a person or change their password and role; each change leaves a user_changes row."""
         if role not in _RANK:
             raise ValidationError(f"people have the role owner, manager or cashier, not {role!r}", field="role")
         if len(password) < 8:
             raise ValidationError("a password needs at least 8 characters", field="password")
+        now = iso(self.clock())
         with self.db.write() as conn:
-            conn.execute(
-                "INSERT INTO users (username, password_hash, role, created_at) VALUES (?, ?, ?, ?) "
-                "ON CONFLICT (username) DO UPDATE SET password_hash = excluded.password_hash, role = excluded.role",
-                (username, hash_password(password), role, iso(self.clock())),
+            row = conn.execute("SELECT role, password_hash FROM users WHERE username = ?", (username,)).fetchone()
+            if row is None:
+                conn.execute("INSERT INTO users (username, password_hash, role, created_at) VALUES (?, ?, ?, ?)",
+                             (username, hash_password(password), role, now))
+                changes = [("created", None, role)]
+            else:
+                changes = []
+                if row["role"] != role:
+                    changes.append(("role", row["role"], role))
+                if not check_password(password, row["password_hash"]):
+                    changes.append(("password", None, "changed"))
+                    conn.execute("UPDATE users SET password_hash = ? WHERE username = ?", (hash_password(password), username))
+                conn.execute("UPDATE users SET role = ? WHERE username = ?", (role, username))
+            conn.executemany(
+                "INSERT INTO user_changes (username, field, old, new, actor, at) VALUES (?, ?, ?, ?, ?, ?)",
+                [(username, f, o, n, actor, now) for f, o, n in changes],
             )
+
+    def current_role(self, username: str) -> str | None:
+        """The person's role now, or None when they no longer exist or are disabled."""
+        row = self.db.conn.execute("SELECT role FROM users WHERE username = ? AND disabled_at IS NULL",
+                                   (username,)).fetchone()
+        return str(row["role"]) if row else None
 
     def login(self, username: str, password: str) -> str:
         """The user's role when the password is right, else Unauthorized (same message either way)."""
         row = self.db.conn.execute(
             "SELECT password_hash, role FROM users WHERE username = ? AND disabled_at IS NULL", (username,)
         ).fetchone()
-        stored = row["password_hash"] if row else hash_password(secrets.token_hex(8))  # equal work for unknown users
+        stored = row["password_hash"] if row else _dummy_hash()  # the same work for unknown users
         if not check_password(password, stored) or row is None:
             raise Unauthorized("wrong user name or password")
         role: str = row["role"]

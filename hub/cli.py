@@ -8,6 +8,7 @@ import json
 import logging
 import os
 import signal
+import sqlite3
 import sys
 import threading
 import urllib.request
@@ -251,6 +252,15 @@ def main(argv: list[str] | None = None) -> int:
         return int(args.func(args))
     except BackroomError as exc:
         print(f"backroom: {exc.message}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # a path, permission or port problem: say which, without a trace
+        where = f" ({exc.filename})" if getattr(exc, "filename", None) else ""
+        print(f"backroom: {exc.strerror or exc}{where}; check the path and that this user may use it",
+              file=sys.stderr)
+        return 2
+    except sqlite3.Error as exc:
+        print(f"backroom: the database refused: {exc}; is another program holding it, or is the disk full?",
+              file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130

@@ -43,8 +43,20 @@ def _ident(v: str) -> str | None:
     return None if _ID.match(v) else "must be 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit"
 
 
+# ISO 4217 currencies whose minor unit is not 1/100: money is stored in minor units, and
+# receipts and the register print two decimals, so these wait until amounts know their exponent.
+_NOT_TWO_DECIMALS = frozenset({
+    "BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF", "KRW", "PYG", "RWF", "UGX", "UYI", "VND", "VUV",
+    "XAF", "XOF", "XPF", "BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND", "CLF", "UYW",
+})
+
+
 def _currency(v: str) -> str | None:
-    return None if _CURRENCY.match(v) else "must be an ISO 4217 code in capitals, such as EUR or USD"
+    if not _CURRENCY.match(v):
+        return "must be an ISO 4217 code in capitals, such as EUR or USD"
+    if v in _NOT_TWO_DECIMALS:
+        return "is a currency without two decimals, which Backroom does not support yet; use a two-decimal currency"
+    return None
 
 
 def _url(v: str) -> str | None:
@@ -144,19 +156,20 @@ def env_name(dotted: str) -> str:
 
 
 def _check(dotted: str, spec: Key, value: Any, origin: str) -> Any:
+    shown = "(a secret, not shown)" if spec.secret else repr(value)
     ok = isinstance(value, spec.type) and not (spec.type is int and isinstance(value, bool))
     if spec.type is float and isinstance(value, int) and not isinstance(value, bool):
         value, ok = float(value), True
     if not ok:
         raise ConfigError(
-            f"{dotted} = {value!r} in {origin} must be a {spec.type.__name__}, "
+            f"{dotted} = {shown} in {origin} must be a {spec.type.__name__}, "
             f"for example {dotted.split('.')[1]} = {json.dumps(spec.default) if spec.type is not bool else str(spec.default).lower()}",
             field=dotted,
         )
     if spec.check:
         problem = spec.check(value)
         if problem:
-            raise ConfigError(f"{dotted} = {value!r} in {origin} {problem}", field=dotted)
+            raise ConfigError(f"{dotted} = {shown} in {origin} {problem}", field=dotted)
     return value
 
 
@@ -245,6 +258,12 @@ def load(path: str | Path | None = None, env: Mapping[str, str] | None = None) -
         s, k = known_env[name]
         spec = SCHEMA[s][k]
         values[s][k] = _check(f"{s}.{k}", spec, _coerce_env(f"{s}.{k}", spec, raw), f"environment {name}")
+    if values["cloud"]["url"] and not values["cloud"]["secret"]:
+        raise ConfigError(
+            f"cloud.url is set ({values['cloud']['url']}) but cloud.secret is empty; batches must be signed: "
+            "set cloud.secret to the key the receiver shares, or empty cloud.url to turn forwarding off",
+            field="cloud.secret",
+        )
     return Config(values, source)
 
 

@@ -22,6 +22,7 @@ from typing import Any
 from hub import config as cfg
 from hub.children import child_options
 from hub.errors import BackroomError
+from hub.files import read_private, write_private
 from hub.mosquitto import acl_text, free_port, start_broker
 
 log = logging.getLogger(__name__)
@@ -41,14 +42,13 @@ def default_data_dir() -> Path:
 def _secrets(data_dir: Path) -> dict[str, str]:
     """Passwords made on the first run and kept (mode 0600), so a second run reuses the data."""
     path = data_dir / "demo-secrets.json"
-    if path.exists():
-        stored: dict[str, str] = json.loads(path.read_text())
-        return stored
+    stored = read_private(path)
+    if stored is not None:
+        values: dict[str, str] = json.loads(stored)
+        return values
     values = {k: secrets.token_urlsafe(18) for k in ("hub_mqtt", "devices_mqtt", "cloud", "session")}
     values["owner_password"] = secrets.token_urlsafe(9)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as fh:
-        json.dump(values, fh)
+    write_private(path, json.dumps(values))
     return values
 
 
@@ -125,8 +125,7 @@ def run_demo(data_dir: Path, port: int, stop: threading.Event) -> int:
                         "printers": [{"host": "127.0.0.1", "port": printer_port, "id": "demo-printer-1"}]},
         }
         conf_path = data_dir / "backroom.toml"
-        conf_path.write_text(cfg.render_toml(values))
-        os.chmod(conf_path, 0o600)
+        write_private(conf_path, cfg.render_toml(values))
         cfg.load(conf_path, env={})  # fail here, clearly, rather than in a child
         _prepare(data_dir, values, s)
         exe = [sys.executable, "-m", "hub.cli"]
@@ -144,9 +143,7 @@ def run_demo(data_dir: Path, port: int, stop: threading.Event) -> int:
                    "devices_password": s["devices_mqtt"], "scanner_id": SCANNER_ID, "http_port": port,
                    "sink_port": sink_port, "pid": os.getpid(),
                    "children": {name: proc.pid for name, proc in procs} | {"mosquitto": broker.process.pid}}
-        runtime_path = data_dir / "runtime.json"
-        runtime_path.write_text(json.dumps(runtime))
-        os.chmod(runtime_path, 0o600)
+        write_private(data_dir / "runtime.json", json.dumps(runtime))
         host = socket.gethostname()
         print(
             "\nBackroom demo is running.\n"

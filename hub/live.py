@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import queue
 import threading
@@ -18,7 +19,6 @@ class Subscription:
         self._channels = channels
         self.key = key
         self.queue: queue.Queue[tuple[str, str]] = queue.Queue(QUEUE_SIZE)
-        self.dropped = 0
 
     def put(self, item: tuple[str, str]) -> None:
         while True:
@@ -26,12 +26,9 @@ class Subscription:
                 self.queue.put_nowait(item)
                 return
             except queue.Full:
-                # A stalled browser must not hold memory: drop its oldest event and count it.
-                try:
+                # A stalled browser must not hold memory: drop its oldest event.
+                with contextlib.suppress(queue.Empty):
                     self.queue.get_nowait()
-                    self.dropped += 1
-                except queue.Empty:
-                    pass
 
     def close(self) -> None:
         self._channels._remove(self)
@@ -71,10 +68,6 @@ class Channels:
             subs = [sub for group in self._subs.values() for sub in group]
         for sub in subs:
             sub.put(CLOSE)
-
-    def count(self, key: str) -> int:
-        with self._lock:
-            return len(self._subs.get(key, ()))
 
 
 def sse_stream(sub: Subscription, heartbeat_s: float = HEARTBEAT_S) -> Iterator[bytes]:

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from hub.children import child_options
 from hub.errors import BackroomError
+from hub.files import write_private
 
 log = logging.getLogger(__name__)
 
@@ -74,8 +75,7 @@ def start_broker(workdir: Path, users: dict[str, str], acl: str, port: int = 0, 
     passwd.touch(mode=0o600)
     for user, password in users.items():
         subprocess.run([passwd_tool, "-b", str(passwd), user, password], check=True, capture_output=True)
-    (workdir / "acl").write_text(acl)
-    os.chmod(workdir / "acl", 0o600)
+    write_private(workdir / "acl", acl)
     port = port or free_port(host)
     conf = workdir / "mosquitto.conf"
     conf.write_text(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 import secrets
 import threading
 import time
@@ -19,6 +18,7 @@ from hub.config import Config
 from hub.db import Database
 from hub.domain import sale as sales
 from hub.errors import UnprocessableError, ValidationError
+from hub.files import read_private, write_private
 from hub.forwarder import Forwarder
 from hub.live import Channels
 from hub.registry import LAST_SEEN_FLUSH_S, DeviceRegistry
@@ -38,14 +38,11 @@ def session_secret(config: Config, data_dir: Path) -> str:
     if config["hub"]["secret_key"]:
         return str(config["hub"]["secret_key"])
     path = data_dir / "session.key"
-    try:
-        return path.read_text().strip()
-    except FileNotFoundError:
+    key = read_private(path)
+    if key is None:
         key = secrets.token_urlsafe(32)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as fh:
-            fh.write(key)
-        return key
+        write_private(path, key)
+    return key
 
 
 class HubService:
@@ -70,6 +67,8 @@ class HubService:
                                        cloud["backoff_base_s"], cloud["backoff_cap_s"], cloud["timeout_s"])
         self.started = time.monotonic()
         self.cpu = sysinfo.CpuSampler()
+        self._status_lock = threading.Lock()
+        self._status_cache: tuple[float, dict[str, Any]] | None = None
         self.scheduler = BackgroundScheduler(timezone="UTC")
         self.secret_key = session_secret(config, self.data_dir)
         self._ensure_register(hub["default_register"])
@@ -136,6 +135,15 @@ class HubService:
         if job is None:
             return sale
         return {**sale, "receipt": {**sale["receipt"], "status": job["status"], "error": job["error"]}}
+
+    def status_snapshot(self, max_age_s: float) -> dict[str, Any]:
+        """status(), computed at most once per max_age_s however many pages watch it: the CPU
+        figure then covers one steady interval, and ten open pages cost what one does."""
+        with self._status_lock:
+            now = time.monotonic()
+            if self._status_cache is None or now - self._status_cache[0] >= max_age_s:
+                self._status_cache = (now, self.status())
+            return self._status_cache[1]
 
     def status(self) -> dict[str, Any]:
         registers = [dict(r) for r in self.db.conn.execute("SELECT id, name FROM registers ORDER BY id")]

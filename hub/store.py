@@ -133,16 +133,16 @@ class Store:
         parsed = barcodes.parse(code)
         if not parsed.valid:
             raise UnprocessableError(parsed.error or "the code cannot be read", field="code")
-        key = parsed.gtin if parsed.kind == "gtin" else parsed.item_ref
+        keys = barcodes.gtin_readings(code) if parsed.kind == "gtin" else [parsed.item_ref or ""]
         row = self.db.conn.execute(
             "SELECT i.sku, i.name, i.unit, i.price_minor, i.tax_rate_bp, i.active, b.pack_qty "
-            "FROM barcodes b JOIN items i ON i.sku = b.sku WHERE b.code = ?",
-            (key,),
+            f"FROM barcodes b JOIN items i ON i.sku = b.sku WHERE b.code IN ({','.join('?' * len(keys))}) LIMIT 1",
+            keys,
         ).fetchone()
         if row is None and parsed.kind == "internal":
             row = self.db.conn.execute(
                 "SELECT sku, name, unit, price_minor, tax_rate_bp, active, 1 AS pack_qty FROM items WHERE sku = ?",
-                (key,),
+                (parsed.item_ref,),
             ).fetchone()
         if row is None:
             raise NotFound(f"no item has the code {code.strip()}; add it to the item master or check the label", field="code")

@@ -54,8 +54,13 @@ def requires(*roles: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
                     raise Unauthorized("Authorization must be 'Bearer <token>'")
                 role, token_id = svc.auth.token_role(token.strip())
                 g.actor = f"token:{token_id[:8]}"
-            elif "role" in session:
-                role = session["role"]
+            elif "user" in session:
+                # the role is read again on each request: a disabled or demoted person loses it at once
+                current = svc.auth.current_role(session["user"])
+                if current is None:
+                    session.clear()
+                    raise Unauthorized("your sign-in is no longer valid; sign in again")
+                role = current
                 g.actor = f"user:{session['user']}"
                 if request.method not in ("GET", "HEAD", "OPTIONS"):
                     sent = request.headers.get("X-CSRF-Token", "")
@@ -126,7 +131,7 @@ def create_app(svc: HubService) -> Flask:
         username, password = str(data.get("username", "")), str(data.get("password", ""))
         role = svc.auth.login(username, password)
         session.clear()
-        session.update(user=username, role=role, csrf=secrets.token_urlsafe(24))
+        session.update(user=username, csrf=secrets.token_urlsafe(24))
         session.permanent = True
         return _json({"user": username, "role": role})
 
@@ -145,7 +150,7 @@ def create_app(svc: HubService) -> Flask:
 
     # -- pages ---------------------------------------------------------------------------------
     def page(name: str) -> Response:
-        if "role" not in session:
+        if "user" not in session or svc.auth.current_role(session["user"]) is None:
             return redirect(f"/login?next={request.path}")  # type: ignore[return-value]
         return Response(_web_file(PAGES[name]), mimetype="text/html")
 
@@ -175,15 +180,16 @@ def create_app(svc: HubService) -> Flask:
         sub = svc.channels.subscribe("status")
 
         def body() -> Iterator[bytes]:
-            yield f"event: status\ndata: {json.dumps(svc.status())}\n\n".encode()
+            max_age = STATUS_PUSH_S / 2
             try:
                 while True:
-                    try:  # push on a device change at once, else every STATUS_PUSH_S
+                    yield f"event: status\ndata: {json.dumps(svc.status_snapshot(max_age))}\n\n".encode()
+                    try:  # a device change is pushed at once and fresh; otherwise every STATUS_PUSH_S
                         if sub.queue.get(timeout=STATUS_PUSH_S) == CLOSE:
                             return
+                        max_age = 0.0
                     except queue.Empty:
-                        pass
-                    yield f"event: status\ndata: {json.dumps(svc.status())}\n\n".encode()
+                        max_age = STATUS_PUSH_S / 2
             finally:
                 sub.close()
 

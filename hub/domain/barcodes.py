@@ -54,6 +54,26 @@ def upce_to_upca(code: str) -> str:
     return ns + body + check
 
 
+def gtin_readings(text: str) -> list[str]:
+    """Every valid GTIN-14 an 8-digit code can mean: EAN-8 and, for 0/1 prefixes, UPC-E.
+
+    A scanner with AIM identifiers on says which one it read; without them the digits alone
+    are ambiguous, so an item stored under one reading must still be found by the other.
+    """
+    code, _ = strip_aim(text.strip("\r\n\t "))
+    if len(code) != 8 or not code.isdigit():
+        parsed = parse(text)
+        return [parsed.gtin] if parsed.gtin else []
+    found = []
+    if check_digit(code[:-1]) == int(code[-1]):
+        found.append(code.zfill(14))
+    if code[0] in "01":
+        upca = upce_to_upca(code)
+        if check_digit(upca[:-1]) == int(upca[-1]):
+            found.append(upca.zfill(14))
+    return found
+
+
 def strip_aim(text: str) -> tuple[str, str | None]:
     if len(text) >= 3 and text[0] == "]" and text[:3] in AIM_SYMBOLOGIES:
         return text[3:], AIM_SYMBOLOGIES[text[:3]]

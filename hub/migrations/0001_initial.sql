@@ -190,6 +190,17 @@ CREATE TABLE users (
     disabled_at    TEXT
 );
 
+-- Who changed which person, when: never the password itself, only that it changed.
+CREATE TABLE user_changes (
+    id        INTEGER PRIMARY KEY,
+    username  TEXT NOT NULL,
+    field     TEXT NOT NULL,
+    old       TEXT,
+    new       TEXT,
+    actor     TEXT NOT NULL,
+    at        TEXT NOT NULL
+);
+
 CREATE TABLE settings (
     key    TEXT PRIMARY KEY,
     value  TEXT NOT NULL

@@ -68,3 +68,12 @@ def test_a_config_error_is_one_clean_line(tmp_path: Path) -> None:
     assert out.returncode == 2
     assert "Traceback" not in out.stderr
     assert "unknown key hub.http_prot" in out.stderr and "did you mean hub.http_port" in out.stderr
+
+
+def test_an_unusable_data_dir_is_one_clean_line(tmp_path: Path) -> None:
+    blocked = tmp_path / "file-not-dir"
+    blocked.write_text("x")
+    out = subprocess.run([sys.executable, "-m", "hub.cli", "token", "create", "--role", "owner",
+                          "--data-dir", str(blocked / "data")], capture_output=True, text=True)
+    assert out.returncode == 2 and "Traceback" not in out.stderr
+    assert "Not a directory" in out.stderr and str(blocked) in out.stderr

@@ -63,3 +63,17 @@ def test_rendered_toml_loads_back(tmp_path: Path) -> None:
 def test_configuration_reference_matches_the_schema() -> None:
     doc = (ROOT / "docs" / "configuration.md").read_text()
     assert doc == cfg.render_markdown(), "regenerate: python -m hub.config > docs/configuration.md"
+
+
+def test_secrets_are_never_echoed_and_forwarding_needs_a_secret(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as exc:
+        cfg.load(write(tmp_path, "[mqtt]\npassword = 12345678\n"), env={})
+    assert "12345678" not in exc.value.message and "mqtt.password" in exc.value.message
+    with pytest.raises(ConfigError, match="cloud.secret is empty"):
+        cfg.load(write(tmp_path, '[cloud]\nurl = "https://example.test/v1/events"\n'), env={})
+
+
+def test_only_two_decimal_currencies() -> None:
+    with pytest.raises(ConfigError, match="without two decimals"):
+        cfg.load(None, env={"BACKROOM_STORE_CURRENCY": "JPY"})
+    assert cfg.load(None, env={"BACKROOM_STORE_CURRENCY": "GBP"}).get("store.currency") == "GBP"

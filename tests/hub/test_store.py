@@ -118,3 +118,22 @@ def test_the_ledger_is_append_only(store: Store) -> None:
         with pytest.raises(sqlite3.IntegrityError, match="append-only"), store.db.write() as conn:
             conn.execute(sql, (move,))
     assert store.stock("A")[0]["on_hand"] == 5
+
+
+def test_an_8_digit_code_is_found_whichever_way_the_scanner_read_it(store: Store) -> None:
+    # 10000007 is a valid EAN-8 and a valid UPC-E (of UPC-A 100000000007): stored one way,
+    # found both with the EAN-8 AIM prefix, the UPC-E one, and none
+    with store.db.write() as conn:
+        store.add_item(conn, CatalogItem("E8", "Mints", "each", 99, 0), [("10000007", 1)], actor="t")
+    for scan in ("10000007", "]E410000007", "]E010000007"):
+        assert store.lookup(scan)["item"]["sku"] == "E8", scan
+
+
+@given(st.text(alphabet="0123456789", min_size=7, max_size=7))
+def test_every_reading_of_an_8_digit_code_is_a_valid_gtin(payload: str) -> None:
+    from hub.domain.barcodes import check_digit, gtin_readings, parse
+
+    code = payload + str(check_digit(payload))
+    readings = gtin_readings(code)
+    assert code.zfill(14) in readings
+    assert all(parse(r).valid for r in readings)

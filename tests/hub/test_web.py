@@ -125,3 +125,16 @@ def test_quote_prices_like_the_sale_and_records_nothing(svc: HubService, client:
     client.post("/api/v1/sales/quote", json={"lines": lines}, headers=h)
     assert svc.db.conn.execute("SELECT count(*) FROM outbox").fetchone()[0] == before
     assert client.post("/api/v1/sales/quote", json={"lines": [{"sku": "NOPE", "qty": 1}]}, headers=h).status_code == 422
+
+
+def test_a_disabled_or_demoted_person_loses_access_at_once(svc: HubService, client: FlaskClient) -> None:
+    assert client.post("/login", json={"username": "olive", "password": "correct horse"}).status_code == 200
+    assert client.get("/api/v1/status").status_code == 200
+    svc.auth.set_user("olive", "correct horse", "cashier", actor="test")
+    assert client.get("/api/v1/status").status_code == 403
+    with svc.db.write() as conn:
+        conn.execute("UPDATE users SET disabled_at = 'now' WHERE username = 'olive'")
+    assert client.get("/api/v1/session").status_code == 401
+    assert client.get("/status").status_code == 302
+    changes = svc.db.conn.execute("SELECT field, old, new, actor FROM user_changes WHERE username = 'olive' ORDER BY id").fetchall()
+    assert [tuple(c) for c in changes] == [("created", None, "owner", "cli"), ("role", "owner", "cashier", "test")]
