@@ -26,6 +26,15 @@ def test_weighed_line_is_price_per_kg_times_grams_rounded_once(grams: int, per_k
     assert abs(Fraction(total) - Fraction(grams * per_kg, 1000)) <= Fraction(1, 2)
 
 
+def test_exact_halves_round_up_not_to_even_nor_down() -> None:
+    assert money.line_total("g", 500, 1) == 1  # 0.5: half-down would give 0
+    assert money.line_total("g", 2500, 1) == 3  # 2.5: half-even would give 2
+    assert money.line_total("g", 3500, 1) == 4
+    assert money.tax_included(105, 500) == 5  # 105 * 5/105 = 5 exactly
+    assert money.tax_added(25, 1000) == 3  # 2.5 up
+    assert money.tax_included(21, 2000) == 4  # 3.5 up
+
+
 def test_weighed_example() -> None:
     # 532 g of bananas at 1.99/kg = 1.05868 -> 1.06
     assert money.line_total("g", 532, 199) == 106

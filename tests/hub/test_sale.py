@@ -1,4 +1,5 @@
 import uuid
+from fractions import Fraction
 
 import pytest
 from hypothesis import given
@@ -71,10 +72,24 @@ def test_card_numbers_are_recognised() -> None:
     assert not looks_like_card_number("TERM-REF-000123")
 
 
-@given(st.lists(st.tuples(st.sampled_from(["A", "B"]), st.integers(1, 5000)), min_size=1, max_size=20))
-def test_totals_are_sums_of_lines(reqs: list[tuple[str, int]]) -> None:
+def half_up(x: Fraction) -> int:
+    """Independent reference: round half away from zero with exact fractions."""
+    return int(x + Fraction(1, 2)) if x >= 0 else -int(-x + Fraction(1, 2))
+
+
+@given(st.lists(st.tuples(st.sampled_from(["A", "B"]), st.integers(1, 5000)), min_size=1, max_size=20),
+       st.booleans())
+def test_lines_match_an_independent_exact_calculation(reqs: list[tuple[str, int]], inclusive: bool) -> None:
     lines = [LineRequest(s, q) for s, q in reqs]
-    sale = price_sale("s", "r", lines, [Tender("cash", 10**9)], CATALOG, True)
+    sale = price_sale("s", "r", lines, [Tender("cash", 10**9)], CATALOG, inclusive)
+    for line, (sku, qty) in zip(sale.lines, reqs, strict=True):
+        item = CATALOG[sku]
+        gross = half_up(Fraction(qty * item.price_minor, 1 if item.unit == "each" else 1000))
+        if inclusive:
+            tax = half_up(Fraction(gross * item.tax_rate_bp, 10000 + item.tax_rate_bp))
+            assert (line.total_minor, line.tax_minor) == (gross, tax)
+        else:
+            tax = half_up(Fraction(gross * item.tax_rate_bp, 10000))
+            assert (line.total_minor, line.tax_minor) == (gross + tax, tax)
     assert sale.total_minor == sum(ln.total_minor for ln in sale.lines)
     assert sale.change_minor == 10**9 - sale.total_minor
-    assert all(0 <= ln.tax_minor <= ln.total_minor for ln in sale.lines)
