@@ -13,6 +13,10 @@ The hub CLI calls main(settings, stop_event) with a plain mapping built from hub
         "printers": [{"host": "192.0.2.10", "port": 9100, "id": "printer-1"}],
     }
 
+A scale or printer without an id is named after what identifies it, never its place in the
+list: "scale-" and its port's file name (the by-id name survives replugging), "printer-" and
+its host and port.
+
 Every device gets its own MQTT client with a last will, so the broker marks exactly the devices
 of a dead agent offline (DESIGN.md, "The device bus").
 """
@@ -22,6 +26,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import threading
 import time
 import uuid
@@ -29,6 +34,7 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
+from pathlib import PurePosixPath
 from typing import Any
 
 from devices import bus
@@ -79,24 +85,27 @@ class AgentSettings:
                 str(raw.get("mqtt_username", "")),
                 str(raw.get("mqtt_password", "")),
             )
-            scales = tuple(
-                (
-                    bus.check_id(s.get("id") or f"scale-{n}", f"scales[{n - 1}].id"),
-                    _need(s, "port", f"scales[{n - 1}]", "/dev/ttyUSB0"),
-                    s.get("protocol", "mettler8217"),
-                )
-                for n, s in enumerate(raw.get("scales", ()), 1)
-            )
-            printers = tuple(
-                (
-                    bus.check_id(p.get("id") or f"printer-{n}", f"printers[{n - 1}].id"),
-                    _need(p, "host", f"printers[{n - 1}]", "192.0.2.10"),
-                    int(p.get("port", 9100)),
-                )
-                for n, p in enumerate(raw.get("printers", ()), 1)
-            )
+            owners: list[tuple[str, str]] = []  # (entry, device id) to find a clash
+            scales = []
+            for n, s in enumerate(raw.get("scales", ())):
+                entry = f"scales[{n}]"
+                port = _need(s, "port", entry, "/dev/ttyUSB0")
+                dev_id = _given_id(s, entry) or _derived_id("scale", PurePosixPath(port).name)
+                owners.append((entry, dev_id))
+                scales.append((dev_id, port, s.get("protocol", "mettler8217")))
+            printers = []
+            for n, p in enumerate(raw.get("printers", ())):
+                entry = f"printers[{n}]"
+                host, port_no = _need(p, "host", entry, "192.0.2.10"), int(p.get("port", 9100))
+                dev_id = _given_id(p, entry) or _derived_id("printer", f"{host}-{port_no}")
+                owners.append((entry, dev_id))
+                printers.append((dev_id, host, port_no))
         except (AttributeError, TypeError, ValueError) as exc:  # BusError is a ValueError
             raise SettingsError(f"devices agent settings are not usable: {exc}") from exc
+        simulated = bool(raw.get("simulate_scanner", False))
+        if simulated:
+            owners.insert(0, ("simulate_scanner", SIM_SCANNER_ID))
+        _check_unique(owners)
         for dev_id, _, protocol in scales:
             if protocol not in PROTOCOLS:
                 raise SettingsError(
@@ -106,9 +115,9 @@ class AgentSettings:
             hub_id,
             mqtt,
             bool(raw.get("scanners", True)),
-            bool(raw.get("simulate_scanner", False)),
-            scales,
-            printers,
+            simulated,
+            tuple(scales),
+            tuple(printers),
         )
 
 
@@ -117,6 +126,30 @@ def _need(entry: Mapping[str, Any], key: str, where: str, example: str) -> str:
     if not isinstance(value, str) or not value:
         raise SettingsError(f'{where} has no {key}; give one, like {key} = "{example}"')
     return value
+
+
+def _given_id(entry: Mapping[str, Any], where: str) -> str:
+    given = entry.get("id")
+    return bus.check_id(given, f"{where}.id") if given else ""
+
+
+_NOT_IN_ID = re.compile(r"[^A-Za-z0-9._:-]+")
+
+
+def _derived_id(kind: str, identity: str) -> str:
+    """A device id from what identifies the device, in the characters bus.check_id takes."""
+    return f"{kind}-{_NOT_IN_ID.sub('-', identity).strip('-')}"[:128]
+
+
+def _check_unique(owners: list[tuple[str, str]]) -> None:
+    seen: dict[str, str] = {}
+    for entry, dev_id in owners:
+        if dev_id in seen:
+            raise SettingsError(
+                f"{seen[dev_id]} and {entry} would both be device {dev_id!r}; "
+                f'give one of them its own id, like id = "{dev_id}-2"'
+            )
+        seen[dev_id] = entry
 
 
 _SETTINGS_KEYS = frozenset(

@@ -26,12 +26,24 @@ log = logging.getLogger(__name__)
 ANNOUNCE_JITTER_S = 0.5  # spread re-announcements after the hub's birth message
 STOP_TIMEOUT_S = 2.0
 MAX_QUEUED_MESSAGES = 1000  # events kept in memory while the local broker restarts
+# Commands come with QoS 1, so after a reconnect the broker may deliver one again; the results
+# of this many recent jobs per device are kept to answer a repeat without printing twice.
+JOBS_REMEMBERED = 200
 
 Command = Callable[[bytes], None]
 
 
 class CommandFailed(Exception):
     """A command that could not be carried out; its message goes into the job result."""
+
+
+@dataclass
+class _Job:
+    """A command job this device has taken: its result once done, and how often it came."""
+
+    name: str
+    deliveries: int = 1
+    result: bytes | None = None  # None while the job runs
 
 
 @dataclass(frozen=True)
@@ -72,6 +84,8 @@ class DeviceLink:
         self._workers, self._closing = workers, closing
         self._lock = threading.Lock()
         self._states: dict[str, bytes] = {}  # name -> last payload of each state event
+        self._jobs: dict[str, _Job] = {}  # job_id -> job, oldest first, at most JOBS_REMEMBERED
+        self._jobs_lock = threading.Lock()
         self._availability = bus.availability_topic(hub_id, dev_id)
         self._hub_status = bus.hub_status_topic(hub_id)
         self._connect_error = ""
@@ -180,29 +194,72 @@ class DeviceLink:
         except bus.BusError as exc:
             log.warning("ignored command for %s: %s", self.dev_id, exc)
             return
-        job_id = ""
         try:
-            body = json.loads(payload)
-            job_id = body.get("job_id", "") if isinstance(body, dict) else ""
-            if not isinstance(job_id, str) or not job_id:
-                job_id = ""
-                raise CommandFailed(f"{name} payload must be a JSON object with a string job_id")
+            job_id = _job_id(name, payload)
+        except CommandFailed as exc:
+            self._publish_result(name, bus.dumps(bus.JobResult("", False, str(exc))))
+            return
+        job = self._take(name, job_id)
+        if job is None:
+            return
+        result = bus.dumps(self._carry_out(name, job_id, payload))
+        with self._jobs_lock:
+            job.result, deliveries = result, job.deliveries
+        for _ in range(deliveries):  # each delivery, also those that came while it ran, is answered
+            self._publish_result(name, result)
+
+    def _take(self, name: str, job_id: str) -> _Job | None:
+        """Remember a new job and return it to be run; answer a repeat of a job already taken."""
+        with self._jobs_lock:
+            job = self._jobs.get(job_id)
+            if job is None:
+                job = self._jobs[job_id] = _Job(name)
+                while len(self._jobs) > JOBS_REMEMBERED:
+                    del self._jobs[next(iter(self._jobs))]
+                return job
+            log.info("%s job %s on %s came again; not run twice", name, job_id, self.dev_id)
+            if job.name != name:
+                error = (
+                    f"job_id {job_id} was already used for {job.name} on {self.dev_id}; "
+                    "give every job its own job_id"
+                )
+                self._publish_result(name, bus.dumps(bus.JobResult(job_id, False, error)))
+            elif job.result is None:  # still running: it answers this delivery when it ends
+                job.deliveries += 1
+            else:
+                self._publish_result(name, job.result)
+            return None
+
+    def _carry_out(self, name: str, job_id: str, payload: bytes) -> bus.JobResult:
+        try:
             if name not in self.commands:
                 raise CommandFailed(
                     f"{self.dev_id} has no command {name!r}; it takes {', '.join(self.commands)}"
                 )
             self.commands[name](payload)
-            result = bus.JobResult(job_id, True)
+            return bus.JobResult(job_id, True)
         except (CommandFailed, ValueError) as exc:
-            result = bus.JobResult(job_id, False, str(exc))
+            return bus.JobResult(job_id, False, str(exc))
         except Exception:  # a driver bug must not take the device down; answer and keep going
             log.exception("command %s on %s failed unexpectedly", name, self.dev_id)
-            result = bus.JobResult(
+            return bus.JobResult(
                 job_id, False, f"the devices agent failed running {name}; see its log"
             )
-        self._client.publish(
-            bus.result_topic(self.hub_id, self.dev_id, name), bus.dumps(result), qos=1
-        )
+
+    def _publish_result(self, name: str, result: bytes) -> None:
+        self._client.publish(bus.result_topic(self.hub_id, self.dev_id, name), result, qos=1)
+
+
+def _job_id(name: str, payload: bytes) -> str:
+    """The command's job_id; CommandFailed if the payload is not an object that has one."""
+    try:
+        body = json.loads(payload)
+    except ValueError:
+        body = None
+    job_id = body.get("job_id") if isinstance(body, dict) else None
+    if not isinstance(job_id, str) or not job_id:
+        raise CommandFailed(f"{name} payload must be a JSON object with a string job_id")
+    return job_id
 
 
 def close_client(client: Client) -> None:

@@ -3,21 +3,25 @@
 from __future__ import annotations
 
 import json
+import logging
 import subprocess
 import sys
 import threading
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from devices import agent, bus, link
 from devices.agent import AgentSettings, SettingsError
 from devices.scale import mettler_toledo as mt
 from devices.scale.simulator import ScaleSimulator
 from tests.conftest import USERS
-from tests.devices.conftest import WAIT_S, BusProbe
+from tests.devices.conftest import WAIT_S, BusProbe, wait_until
 
 HUB = "test-hub"
 SIM = agent.SIM_SCANNER_ID
@@ -78,6 +82,21 @@ def result_of(
     return bus.JobResult.from_payload(msg.payload)
 
 
+def results_of(probe: BusProbe, dev: str, command: str, job_id: str, count: int) -> list[bytes]:
+    """The payloads of the first count results of job_id, once that many have come."""
+    topic = bus.result_topic(HUB, dev, command)
+
+    def results() -> list[bytes]:
+        got = [
+            m.payload
+            for m in list(probe.messages)
+            if m.topic == topic and bus.JobResult.from_payload(m.payload).job_id == job_id
+        ]
+        return got[:count] if len(got) >= count else []
+
+    return wait_until(results, f"{count} results of {command} job {job_id}")
+
+
 # -- settings ------------------------------------------------------------------------------------
 
 
@@ -108,10 +127,44 @@ def test_settings_from_the_cli_mapping() -> None:
         "pw",
     )
     assert s.scales == (
-        ("scale-1", "/dev/ttyUSB0", "mettler8217"),
+        ("scale-ttyUSB0", "/dev/ttyUSB0", "mettler8217"),
         ("deli", "/dev/ttyUSB1", "mettler8217"),
     )
-    assert s.printers == (("printer-1", "192.0.2.10", 9100), ("kitchen", "192.0.2.11", 9101))
+    assert s.printers == (
+        ("printer-192.0.2.10-9100", "192.0.2.10", 9100),
+        ("kitchen", "192.0.2.11", 9101),
+    )
+
+
+BY_ID = "/dev/serial/by-id/usb-FTDI_FT232R_A50285BI-if00-port0"
+
+
+def test_default_ids_stay_when_the_config_is_reordered() -> None:
+    scales = [{"port": BY_ID}, {"port": "/dev/ttyUSB1"}]
+    printers = [{"host": "192.0.2.10"}, {"host": "till.local", "port": 9101}]
+    ahead = AgentSettings.from_mapping({"hub_id": "h", "scales": scales, "printers": printers})
+    assert ahead.scales == (
+        ("scale-usb-FTDI_FT232R_A50285BI-if00-port0", BY_ID, "mettler8217"),
+        ("scale-ttyUSB1", "/dev/ttyUSB1", "mettler8217"),
+    )
+    assert ahead.printers == (
+        ("printer-192.0.2.10-9100", "192.0.2.10", 9100),
+        ("printer-till.local-9101", "till.local", 9101),
+    )
+    reordered = AgentSettings.from_mapping(
+        {"hub_id": "h", "scales": scales[::-1], "printers": printers[::-1]}
+    )
+    assert reordered.scales == ahead.scales[::-1]
+    assert reordered.printers == ahead.printers[::-1]
+
+
+@given(st.text(min_size=1), st.text(min_size=1), st.integers(1, 65535))
+def test_default_ids_are_valid_bus_ids(port: str, host: str, tcp_port: int) -> None:
+    s = AgentSettings.from_mapping(
+        {"hub_id": "h", "scales": [{"port": port}], "printers": [{"host": host, "port": tcp_port}]}
+    )
+    for dev_id in (s.scales[0][0], s.printers[0][0]):
+        assert bus.check_id(dev_id) == dev_id
 
 
 @pytest.mark.parametrize(
@@ -125,6 +178,22 @@ def test_settings_from_the_cli_mapping() -> None:
         ({"hub_id": "h", "scales": [{"protocol": "mettler8217"}]}, "scales\\[0\\] has no port"),
         ({"hub_id": "h", "printers": ["192.0.2.1"]}, "not usable"),
         ({"hub_id": "h", "mqtt": {"host": "x"}}, "unknown devices agent settings"),
+        (
+            {"hub_id": "h", "scales": [{"port": "/dev/ttyUSB0"}, {"port": "/dev/usb/ttyUSB0"}]},
+            "scales\\[0\\] and scales\\[1\\] would both be device 'scale-ttyUSB0'",
+        ),
+        (
+            {
+                "hub_id": "h",
+                "scales": [{"port": "/dev/x", "id": "p"}],
+                "printers": [{"host": "a", "id": "p"}],
+            },
+            "scales\\[0\\] and printers\\[0\\] would both be device 'p'",
+        ),
+        (
+            {"hub_id": "h", "simulate_scanner": True, "printers": [{"host": "a", "id": SIM}]},
+            "simulate_scanner and printers\\[0\\] would both be",
+        ),
     ],
 )
 def test_settings_errors_say_what_is_wrong(raw: dict[str, Any], message: str) -> None:
@@ -214,6 +283,79 @@ def test_device_reannounces_when_the_hub_comes_online(
 )
 def test_only_a_hub_birth_message_counts(payload: bytes, online: bool) -> None:
     assert link.hub_is_online(payload) is online
+
+
+@pytest.fixture
+def drawer(
+    mosquitto_broker: tuple[str, int],
+) -> Iterator[tuple[link.DeviceLink, list[bytes], threading.Event]]:
+    """A DeviceLink whose one command, open, counts its runs and waits while the gate is shut."""
+    host, port = mosquitto_broker
+    workers, closing, gate = ThreadPoolExecutor(max_workers=2), threading.Event(), threading.Event()
+    runs: list[bytes] = []
+
+    def open_drawer(payload: bytes) -> None:
+        runs.append(payload)
+        gate.wait(WAIT_S)
+
+    device = link.DeviceLink(
+        HUB,
+        "drawer-1",
+        bus.DeviceConfig("drawer", "Test drawer", capabilities=["open"]),
+        link.MqttSettings(host, port, "devices", USERS["devices"]),
+        workers,
+        closing,
+    )
+    device.commands["open"] = open_drawer
+    device.set_available(True)
+    device.start()
+    yield device, runs, gate
+    gate.set()
+    closing.set()
+    workers.shutdown(wait=True)
+    device.stop()
+
+
+def test_a_command_delivered_again_is_answered_not_run_again(
+    bus_probe: BusProbe,
+    drawer: tuple[link.DeviceLink, list[bytes], threading.Event],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO, logger=link.__name__)
+    _, runs, gate = drawer
+    bus_probe.wait_for(bus.availability_topic(HUB, "drawer-1"), is_online)
+    topic = bus.cmd_topic(HUB, "drawer-1", "open")
+    bus_probe.publish(topic, job("d1"))
+    wait_until(lambda: runs, "the drawer to open")
+    bus_probe.publish(topic, job("d1"))  # QoS 1 may deliver it again while it still runs
+    wait_until(lambda: "came again" in caplog.text, "the repeat to be taken")
+    gate.set()
+    ok = bus.dumps(bus.JobResult("d1", True))
+    assert results_of(bus_probe, "drawer-1", "open", "d1", 2) == [ok, ok]
+    bus_probe.publish(topic, job("d1"))  # and again once it is done
+    assert results_of(bus_probe, "drawer-1", "open", "d1", 3) == [ok, ok, ok]
+    assert runs == [job("d1")]
+
+
+def test_a_job_id_is_taken_once_only(
+    bus_probe: BusProbe,
+    drawer: tuple[link.DeviceLink, list[bytes], threading.Event],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    device, runs, gate = drawer
+    gate.set()
+    device.commands["close"] = lambda _payload: None
+    monkeypatch.setattr(link, "JOBS_REMEMBERED", 2)
+    bus_probe.wait_for(bus.availability_topic(HUB, "drawer-1"), is_online)
+    sent: dict[str, int] = {}
+    for job_id in ("d1", "d2", "d3", "d3", "d1"):  # d1 is forgotten once d3 has come
+        sent[job_id] = sent.get(job_id, 0) + 1
+        bus_probe.publish(bus.cmd_topic(HUB, "drawer-1", "open"), job(job_id))
+        results_of(bus_probe, "drawer-1", "open", job_id, sent[job_id])
+    assert runs == [job("d1"), job("d2"), job("d3"), job("d1")]
+    bus_probe.publish(bus.cmd_topic(HUB, "drawer-1", "close"), job("d3"))
+    error = result_of(bus_probe, "drawer-1", "close", "d3").error
+    assert "already used for open" in error and len(runs) == 4
 
 
 def test_clean_stop_marks_every_device_offline(
@@ -307,31 +449,50 @@ def test_scale_weights_commands_and_availability(
 # -- receipt printer (written by another engineer; imported lazily by the agent) -----------------
 
 
-def test_receipt_printer_prints_and_answers(
-    bus_probe: BusProbe,
-    run_agent: RunAgent,
-    tmp_path: Path,
-) -> None:
+RECEIPT = {
+    "header": ["Test Shop"],
+    "lines": [{"text": "Apples", "amount": "1.20"}],
+    "totals": [{"text": "TOTAL", "amount": "1.20"}],
+    "footer": ["Thank you"],
+}
+
+
+@pytest.fixture
+def printer_sim(tmp_path: Path) -> Iterator[Any]:
     simulator_module = pytest.importorskip("devices.printer.simulator")
     printer = simulator_module.NetworkPrinterSimulator(tmp_path / "receipts")
-    port = printer.start()
-    try:
-        run_agent(
-            simulate_scanner=False,
-            printers=[{"host": "127.0.0.1", "port": port, "id": "till-printer"}],
-        )
-        bus_probe.wait_for(bus.availability_topic(HUB, "till-printer"), is_online)
-        receipt = {
-            "job_id": "p1",
-            "header": ["Test Shop"],
-            "lines": [{"text": "Apples", "amount": "1.20"}],
-            "totals": [{"text": "TOTAL", "amount": "1.20"}],
-            "footer": ["Thank you"],
-        }
-        bus_probe.publish(bus.cmd_topic(HUB, "till-printer", "print"), json.dumps(receipt))
-        assert result_of(bus_probe, "till-printer", "print", "p1") == bus.JobResult("p1", True, "")
-        assert len(printer.wait_for(1, timeout=WAIT_S)) == 1
-        bus_probe.publish(bus.cmd_topic(HUB, "till-printer", "print"), job("p2", lines="oops"))
-        assert "must be a list" in result_of(bus_probe, "till-printer", "print", "p2").error
-    finally:
-        printer.stop()
+    printer.start()
+    yield printer
+    printer.stop()
+
+
+def test_receipt_printer_prints_and_answers(
+    bus_probe: BusProbe, run_agent: RunAgent, printer_sim: Any
+) -> None:
+    run_agent(
+        simulate_scanner=False,
+        printers=[{"host": "127.0.0.1", "port": printer_sim.port, "id": "till-printer"}],
+    )
+    bus_probe.wait_for(bus.availability_topic(HUB, "till-printer"), is_online)
+    bus_probe.publish(bus.cmd_topic(HUB, "till-printer", "print"), job("p1", **RECEIPT))
+    assert result_of(bus_probe, "till-printer", "print", "p1") == bus.JobResult("p1", True, "")
+    assert len(printer_sim.wait_for(1, timeout=WAIT_S)) == 1
+    bus_probe.publish(bus.cmd_topic(HUB, "till-printer", "print"), job("p2", lines="oops"))
+    assert "must be a list" in result_of(bus_probe, "till-printer", "print", "p2").error
+
+
+def test_a_print_delivered_twice_prints_and_opens_the_drawer_once(
+    bus_probe: BusProbe, run_agent: RunAgent, printer_sim: Any
+) -> None:
+    run_agent(
+        simulate_scanner=False,
+        printers=[{"host": "127.0.0.1", "port": printer_sim.port, "id": "till-printer"}],
+    )
+    bus_probe.wait_for(bus.availability_topic(HUB, "till-printer"), is_online)
+    command = job("p3", open_drawer=True, **RECEIPT)
+    for _ in range(2):  # QoS 1: after a reconnect the broker may deliver a command again
+        bus_probe.publish(bus.cmd_topic(HUB, "till-printer", "print"), command)
+    ok = bus.dumps(bus.JobResult("p3", True))
+    assert results_of(bus_probe, "till-printer", "print", "p3", 2) == [ok, ok]
+    [receipt] = printer_sim.receipts()
+    assert receipt.drawer_kicked and "Apples" in receipt.text
