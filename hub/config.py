@@ -117,8 +117,8 @@ SCHEMA: dict[str, dict[str, Key]] = {
     },
     "devices": {
         "scanners": Key(bool, True, "Find USB barcode scanners through evdev."),
-        "scales": Key(list, [], "Serial scales: [{port = \"/dev/ttyUSB0\", protocol = \"mettler8217\", id = \"scale-1\"}].", _scales),
-        "printers": Key(list, [], "Network receipt printers: [{host = \"192.0.2.10\", port = 9100, id = \"printer-1\"}].", _printers),
+        "scales": Key(list, [], "Serial scales: [{port = \"/dev/serial/by-id/...\", protocol = \"mettler8217\"}]; id is optional (default: from the port).", _scales),
+        "printers": Key(list, [], "Network receipt printers: [{host = \"192.0.2.10\", port = 9100}]; id is optional (default: printer-<host>-<port>).", _printers),
         "simulate_scanner": Key(bool, False, "Add a simulated scanner that takes scans from the hub (demo)."),
     },
 }
