@@ -116,20 +116,6 @@ export function formatMoney(minor, currency = "") {
   return currency ? `${sign}${amount} ${currency}` : `${sign}${amount}`;
 }
 
-/** numerator / denominator rounded half away from zero, exactly (as hub/domain/money.py). */
-export function divHalfUp(numerator, denominator) {
-  const sign = numerator < 0 ? -1 : 1;
-  const n = Math.abs(numerator);
-  const r = n % denominator;
-  const q = (n - r) / denominator;
-  return sign * (q + (2 * r >= denominator ? 1 : 0));
-}
-
-/** A line's total for display: each x price, or grams/ml x price per kg/litre, rounded once. */
-export function lineTotal(unit, qty, priceMinor) {
-  return unit === "each" ? qty * priceMinor : divHalfUp(qty * priceMinor, 1000);
-}
-
 /** What a person typed as an amount ("12", "12.5", "12,50", "€ 12.50") -> minor units, or null. */
 export function parseMoney(text) {
   const t = String(text).replace(/[\s€$£¥₹]/g, "").replace(",", ".");

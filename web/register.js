@@ -1,6 +1,6 @@
 // The register: cart from scans (SSE and typed codes), weighed items from the scale, cash payment.
 import {
-  api, el, formatMoney, formatQtyUnit, getSession, lineTotal, moneyInputValue, newId, parseMoney,
+  api, el, formatMoney, formatQtyUnit, getSession, moneyInputValue, newId, parseMoney,
   quickAmounts, sentence, setText, signOut, toLogin,
 } from "/static/common.js";
 
@@ -10,6 +10,7 @@ const PING_TIMEOUT_MS = 40000; // when the hub sends `ping` events: silence this
 const SALE_RETRY_MS = 5000;
 const RECEIPT_WAIT_MS = 30000;
 const SEEN_SCANS_MAX = 200;
+const QUOTE_DEBOUNCE_MS = 150; // scans in a burst get one quote, asked once the burst is over
 
 const registerId = decodeURIComponent(location.pathname.split("/")[2] || "");
 const keys = {
@@ -43,15 +44,91 @@ function load(key) {
   }
 }
 
-function saveCart() {
+/** Every change to the cart's lines comes through here: keep it across reloads, and have it priced. */
+function cartChanged() {
   if (state.lines.length) localStorage.setItem(keys.cart, JSON.stringify(state.lines));
   else localStorage.removeItem(keys.cart);
+  quoteSoon();
 }
 
-// -- cart ------------------------------------------------------------------------------------
+// -- prices: the hub's quote is the only source of line totals, tax and the cart total ---------
 
-function cartTotal() {
-  return state.lines.reduce((sum, l) => sum + lineTotal(l.unit, l.qty, l.price_minor), 0);
+const quote = {
+  state: "empty", // "empty" (no lines), "pending", "ok" or "failed", always for the cart as it is now
+  seq: 0, // the latest request's number: an answer to any earlier one is ignored
+  timer: null,
+  ctl: null, // aborts the request in flight when a newer one replaces it
+  error: "",
+  last: null, // the latest answer, with the cart it priced: {key, byLine, total_minor, tax_minor, ...}
+};
+
+/** The cart as the hub prices it: skus and quantities, in order. */
+function cartKey(lines = state.lines) {
+  return JSON.stringify(lines.map((l) => [l.sku, l.qty]));
+}
+
+/** The hub's total for the cart as it is now, or null while that is not known. */
+function quotedTotal() {
+  const q = quote.last;
+  return quote.state === "ok" && q?.key === cartKey() ? q.total_minor : null;
+}
+
+/** The hub's pricing of this line, if its latest answer priced it at this quantity. */
+function quotedLine(l) {
+  const q = quote.last?.byLine.get(l.key);
+  return q && q.sku === l.sku && q.qty === l.qty ? q : null;
+}
+
+function forgetQuote() {
+  quote.seq++;
+  quote.ctl?.abort();
+  quote.ctl = null;
+  clearTimeout(quote.timer);
+}
+
+function quoteSoon() {
+  forgetQuote();
+  quote.error = "";
+  quote.state = state.lines.length ? "pending" : "empty";
+  if (state.lines.length) quote.timer = setTimeout(askQuote, QUOTE_DEBOUNCE_MS);
+}
+
+async function askQuote() {
+  forgetQuote();
+  if (!state.lines.length) return;
+  const seq = quote.seq;
+  const ctl = (quote.ctl = new AbortController());
+  const lines = state.lines.map((l) => ({ ...l }));
+  quote.state = "pending";
+  quote.error = "";
+  renderTotals();
+  renderPay();
+  try {
+    const data = await api("/api/v1/sales/quote", {
+      method: "POST", body: { lines: lines.map((l) => ({ sku: l.sku, qty: l.qty })) }, signal: ctl.signal,
+    });
+    if (seq !== quote.seq) return;
+    quote.last = { ...data, key: cartKey(lines), byLine: new Map(lines.map((l, i) => [l.key, data.lines[i]])) };
+    quote.state = "ok";
+    if (data.currency && data.currency !== state.currency) {
+      state.currency = data.currency;
+      localStorage.setItem(keys.currency, data.currency);
+    }
+  } catch (err) {
+    if (seq !== quote.seq || err.name === "AbortError") return;
+    quote.state = "failed";
+    quote.error = refusal(err, lines);
+  } finally {
+    if (quote.ctl === ctl) quote.ctl = null;
+  }
+  renderLinePrices();
+  renderTotals();
+  renderPay();
+}
+
+/** After the link comes back: a quote that failed is asked again, with nothing for the cashier to do. */
+function retryQuote() {
+  if (quote.state === "failed") askQuote();
 }
 
 function locked() {
@@ -66,7 +143,7 @@ function addLine(item, qty) {
     line = { key: newId(), sku: item.sku, name: item.name, unit: item.unit, price_minor: item.price_minor, qty };
     state.lines.push(line);
   }
-  saveCart();
+  cartChanged();
   renderCart(line.key);
   renderPay();
 }
@@ -103,7 +180,7 @@ function changeQty(key, delta) {
   const line = state.lines.find((l) => l.key === key);
   if (!line || locked()) return;
   line.qty = Math.max(1, line.qty + delta);
-  saveCart();
+  cartChanged();
   renderCart();
   renderPay();
 }
@@ -111,7 +188,7 @@ function changeQty(key, delta) {
 function removeLine(key) {
   if (locked()) return;
   state.lines = state.lines.filter((l) => l.key !== key);
-  saveCart();
+  cartChanged();
   renderCart();
   renderPay();
 }
@@ -120,20 +197,68 @@ function renderCart(freshKey) {
   const list = $("cart-lines");
   list.replaceChildren(...state.lines.map((l) => cartLine(l, l.key === freshKey)));
   $("cart-empty").hidden = state.lines.length > 0;
-  const total = cartTotal();
-  const totalEl = $("cart-total");
-  setText(totalEl, formatMoney(total, state.currency));
-  totalEl.dataset.minor = String(total);
+  renderTotals();
   const units = state.lines.reduce((n, l) => n + (l.unit === "each" ? l.qty : 1), 0);
   setText($("cart-count"), units ? `${units} item${units === 1 ? "" : "s"}` : "No items");
   $("clear-cart").hidden = !state.lines.length;
   resetClear();
-  $("pay-cash").disabled = !state.lines.length || total <= 0;
   if (freshKey) list.querySelector(`[data-key="${freshKey}"]`)?.scrollIntoView({ block: "nearest" });
 }
 
+/** The total, tax and pricing state under the cart; "…" until the hub has priced this very cart. */
+function renderTotals() {
+  const total = state.lines.length ? quotedTotal() : 0;
+  const totalEl = $("cart-total");
+  setText(totalEl, total === null ? (quote.state === "failed" ? "–" : "…") : formatMoney(total, state.currency));
+  totalEl.dataset.minor = total === null ? "" : String(total);
+  totalEl.dataset.state = quote.state;
+  totalEl.setAttribute("aria-busy", String(quote.state === "pending"));
+  let note = "";
+  if (quote.state === "ok") {
+    const tax = formatMoney(quote.last.tax_minor, state.currency);
+    note = quote.last.prices_include_tax ? `Tax ${tax} (included in prices)` : `Tax ${tax} (added to prices)`;
+  } else if (quote.state === "pending") {
+    note = "Pricing…";
+  } else if (quote.state === "failed") {
+    note = quote.error;
+  }
+  for (const box of document.querySelectorAll(".quote-status")) {
+    box.dataset.state = quote.state;
+    setText(box.querySelector(".text"), note);
+    box.querySelector(".retry").hidden = quote.state !== "failed";
+  }
+  // Open while pricing, so a quick tap isn't lost; the sheet waits for the quote before taking money.
+  $("pay-cash").disabled = !state.lines.length || quote.state === "failed" || (total !== null && total <= 0);
+}
+
+/** A line's unit price and total as the hub quoted them; before that, the price from its lookup and "…". */
+function linePrice(l) {
+  const q = quotedLine(l);
+  const price = formatMoney(q ? q.unit_price_minor : l.price_minor, state.currency);
+  const plusTax = quote.last && !quote.last.prices_include_tax ? " + tax" : "";
+  return {
+    detail: l.unit === "each" ? `${price} each${plusTax}` : `${price} / ${l.unit === "ml" ? "l" : "kg"}${plusTax}`,
+    total: q ? formatMoney(q.total_minor, state.currency) : quote.state === "failed" ? "–" : "…",
+    minor: q ? String(q.total_minor) : "",
+  };
+}
+
+/** An answer came: update the lines in place, so a running highlight or a focused button stays. */
+function renderLinePrices() {
+  for (const li of $("cart-lines").children) {
+    const l = state.lines.find((x) => x.key === li.dataset.key);
+    if (!l) continue;
+    const p = linePrice(l);
+    setText(li.querySelector(".detail"), p.detail);
+    const total = li.querySelector(".total");
+    setText(total, p.total);
+    total.dataset.minor = p.minor;
+    total.classList.toggle("unpriced", !p.minor);
+  }
+}
+
 function cartLine(l, fresh) {
-  const price = formatMoney(l.price_minor, state.currency);
+  const p = linePrice(l);
   const each = l.unit === "each";
   const qty = each
     ? el("div", { class: "qty" },
@@ -148,9 +273,9 @@ function cartLine(l, fresh) {
     dataset: { sku: l.sku, key: l.key, qty: String(l.qty), unit: l.unit },
   },
   el("span", { class: "name" }, l.name),
-  el("span", { class: "detail" }, each ? `${price} each` : `${price} / ${l.unit === "ml" ? "l" : "kg"}`),
+  el("span", { class: "detail" }, p.detail),
   qty,
-  el("span", { class: "total", "data-testid": "line-total" }, formatMoney(lineTotal(l.unit, l.qty, l.price_minor), state.currency)),
+  el("span", { class: `total${p.minor ? "" : " unpriced"}`, "data-testid": "line-total", dataset: { minor: p.minor } }, p.total),
   el("button", { class: "btn remove", type: "button", "aria-label": `Remove ${l.name}`, title: "Remove",
     onclick: () => removeLine(l.key) }, "✕"));
 }
@@ -171,7 +296,7 @@ function clearCartTapped() {
   }
   state.lines = [];
   cancelWeighing();
-  saveCart();
+  cartChanged();
   renderCart();
 }
 
@@ -271,6 +396,7 @@ function connect() {
     reconnectDelay = RECONNECT_MIN_MS;
     setConnection("connected");
     alive();
+    retryQuote();
     if (state.pay?.pending && !state.pay.posting) sendSale();
   };
   sse.onerror = () => {
@@ -423,14 +549,16 @@ function tendered() {
 function renderPay() {
   if (!state.pay) return;
   const pending = state.pay.pending;
-  const total = pending ? pending.total : cartTotal();
-  setText($("pay-total"), formatMoney(total, state.currency));
+  // Only the hub's quote for this very cart is ever offered or accepted as the amount due.
+  const total = pending ? pending.total : quotedTotal();
+  const known = total !== null;
+  setText($("pay-total"), known ? formatMoney(total, state.currency) : quote.state === "failed" ? "–" : "…");
+  $("pay-quote").hidden = known;
   const given = tendered();
   const quick = $("quick");
-  const amounts = quickAmounts(total);
   if (quick.dataset.total !== String(total)) {
     quick.dataset.total = String(total);
-    quick.replaceChildren(...amounts.map((a, i) => el("button", {
+    quick.replaceChildren(...(known ? quickAmounts(total) : []).map((a, i) => el("button", {
       class: "btn", type: "button", dataset: { minor: String(a) },
       onclick: () => { $("tendered-input").value = moneyInputValue(a); renderPay(); },
     }, i === 0 ? `Exact ${formatMoney(a, state.currency)}` : formatMoney(a, state.currency))));
@@ -445,11 +573,11 @@ function renderPay() {
   const typed = input.value.trim();
   input.setAttribute("aria-invalid", String(Boolean(typed) && given === null));
   let change = "–";
-  if (given !== null && given >= total) change = formatMoney(given - total, state.currency);
-  else if (given !== null) change = `${formatMoney(total - given, state.currency)} short`;
+  if (known && given !== null && given >= total) change = formatMoney(given - total, state.currency);
+  else if (known && given !== null) change = `${formatMoney(total - given, state.currency)} short`;
   setText($("change-preview"), change);
   const button = $("complete-sale");
-  button.disabled = state.pay.posting || (!pending && (given === null || given < total || !state.lines.length));
+  button.disabled = state.pay.posting || (!pending && (!known || given === null || given < total || !state.lines.length));
   setText(button, state.pay.posting ? "Saving sale…" : pending ? "Try again" : "Complete sale");
   $("pay-back").disabled = Boolean(pending);
 }
@@ -462,14 +590,15 @@ function payMessage(text, kind = "bad") {
 }
 
 /** The hub's reason in the cashier's words; a bad line is named by its item, not its index. */
-function refusal(err) {
+function refusal(err, lines = state.lines) {
   if (err.code === "idempotency_conflict") {
     return "This sale was already saved with different contents. Check the last sale with a manager before taking the money again.";
   }
   const m = /^lines\[(\d+)\]/.exec(err.field || "");
-  const line = m ? state.lines[Number(m[1])] : null;
+  const line = m ? lines[Number(m[1])] : null;
   if (!line) return err.message;
-  const named = err.message.replace(/^lines\[\d+\]\.sku '[^']*'/i, `${line.name} (${line.sku})`);
+  const named = err.message.replace(/^lines\[\d+\]\.sku '[^']*'/i, `${line.name} (${line.sku})`)
+    .replace(/^line \d+: /i, `${line.name}: `);
   return `${named} Remove it from the cart, then try again.`;
 }
 
@@ -477,8 +606,8 @@ function completeSale() {
   if (!state.pay || state.pay.posting) return;
   if (!state.pay.pending) {
     const given = tendered();
-    const total = cartTotal();
-    if (given === null || given < total) return;
+    const total = quotedTotal();
+    if (total === null || given === null || given < total) return;
     // Frozen from here on: a retry must send these exact bytes, or the hub would see a different sale.
     state.pay.pending = {
       body: {
@@ -534,7 +663,7 @@ function saleDone(sale) {
   }
   state.pay = null;
   state.lines = [];
-  saveCart();
+  cartChanged();
   state.result = sale;
   $("pay-sheet").hidden = true;
   renderCart();
@@ -595,6 +724,7 @@ function restore() {
   if (pending?.body?.id && Array.isArray(pending.lines)) {
     // A sale was on its way when the page closed: show it and send it again, same id, same body.
     state.lines = pending.lines;
+    quoteSoon();
     state.pay = { saleId: pending.body.id, pending, posting: false };
     $("pay-sheet").hidden = false;
     payMessage("Sending the sale from before the page reloaded…", "warn");
@@ -605,6 +735,7 @@ function restore() {
   }
   const cart = load(keys.cart);
   if (Array.isArray(cart)) state.lines = cart.filter((l) => l && l.sku && Number.isInteger(l.qty) && l.qty > 0);
+  quoteSoon();
   renderCart();
 }
 
@@ -621,11 +752,13 @@ async function start() {
   $("tendered-input").addEventListener("keydown", (e) => { if (e.key === "Enter") completeSale(); });
   $("pay-sheet").addEventListener("keydown", (e) => { if (e.key === "Escape") closePay(); });
   $("complete-sale").addEventListener("click", completeSale);
+  for (const b of document.querySelectorAll(".quote-status .retry")) b.addEventListener("click", retryQuote);
   $("new-sale").addEventListener("click", newSale);
   $("sign-out").addEventListener("click", () => signOut());
   document.addEventListener("keydown", routeKeys);
   addEventListener("offline", () => setConnection("reconnecting"));
   addEventListener("online", () => {
+    retryQuote();
     if (sse?.readyState === EventSource.OPEN) setConnection("connected");
     else connect();
   });

@@ -19,7 +19,8 @@ def sign_in(page: Any, shop: Shop, next_path: str) -> None:
     page.fill("input[name=username]", OWNER[0])
     page.fill("input[name=password]", OWNER[1])
     page.click("button[type=submit]")
-    page.wait_for_url(f"**{next_path}")
+    # not "**{next_path}": /login?next=... matches that too, before the sign-in is through
+    page.wait_for_url(lambda url: url.endswith(next_path) and "/login" not in url)
 
 
 def scan_on_hub_scanner(shop: Shop, code: str) -> None:
