@@ -38,7 +38,10 @@ def _setup_logging() -> None:
 
 def _load_config(args: argparse.Namespace) -> cfg.Config:
     path = getattr(args, "config", None) or os.environ.get("BACKROOM_CONFIG")
-    if path is None and os.path.exists(DEFAULT_CONFIG):
+    data_dir = getattr(args, "data_dir", None)
+    if path is None and data_dir and os.path.exists(os.path.join(data_dir, "backroom.toml")):
+        path = os.path.join(data_dir, "backroom.toml")  # a demo's data dir carries its config
+    elif path is None and os.path.exists(DEFAULT_CONFIG):
         path = DEFAULT_CONFIG
     config = cfg.load(path)
     if getattr(args, "data_dir", None):

@@ -90,6 +90,8 @@ def test_demo_runs_the_shop_and_stops_cleanly(tmp_path: Path) -> None:
             "scanner", "scale", "receipt_printer"} and True, "scanner, scale and printer online", timeout=30)
         assert kinds
         assert get("/api/v1/lookup?code=4011")["item"]["unit"] == "g"
+        status = cli("status", "--data-dir", str(data_dir))
+        assert "hub demo-hub: running" in status and "sim-scanner-1" in status
 
         stream = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
         stream.request("GET", "/api/v1/registers/till-1/events", headers=headers)
