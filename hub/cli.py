@@ -50,9 +50,25 @@ def _load_config(args: argparse.Namespace) -> cfg.Config:
 
 
 def _stop_on_signals() -> threading.Event:
+    """An event set on SIGINT or SIGTERM.
+
+    Not set from the signal handler itself: a handler runs in the main thread between any two
+    bytecodes, and if that thread was inside stop.wait() holding the event's lock, set() would
+    wait for that lock forever (a demo once hung on Ctrl-C that way). The C-level handler writes
+    to a wake-up pipe instead, and a thread sets the event.
+    """
     stop = threading.Event()
+    read_fd, write_fd = os.pipe()
+    os.set_blocking(write_fd, False)
+    signal.set_wakeup_fd(write_fd)
     for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop.set())
+        signal.signal(sig, lambda *_: None)
+
+    def watch() -> None:
+        os.read(read_fd, 1)
+        stop.set()
+
+    threading.Thread(target=watch, name="signals", daemon=True).start()
     return stop
 
 
