@@ -69,6 +69,7 @@ UNINSTALL=0
 SKIP_PACKAGES=${BACKROOM_INSTALL_SKIP_PACKAGES:-0}
 RUN_AS=() # empty: run as ourselves
 VENV_FROM=${BACKROOM_INSTALL_VENV_FROM:-}
+FIRST_INSTALL=0 # set when this run created the config
 
 parse_args() {
     local prefix_given=0
@@ -417,6 +418,7 @@ write_config() {
         ensure_mode "$CONFIG" 600 "$SERVICE_OWNER"
         return 0
     fi
+    FIRST_INSTALL=1
     # A hub id must be unique across all shops of a back office: host name plus random hex.
     hub_id=$("$PYTHON" -c 'import re, secrets, socket
 host = re.sub(r"[^a-z0-9-]+", "-", socket.gethostname().split(".")[0].lower()).strip("-")[:40]
@@ -634,6 +636,10 @@ install_production() {
     RULES_CHANGED=$CHANGED
     apply_changes
     say "Backroom is installed. Status page: $(status_url)"
+    if [ "$FIRST_INSTALL" = 1 ]; then
+        note "next, give the owner a sign-in (it asks for a password):"
+        note "  sudo -u $SERVICE_USER $VENV/bin/backroom user set owner --role owner"
+    fi
     note "logs: journalctl -u backroom-hub -u backroom-devices -f"
 }
 
