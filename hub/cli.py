@@ -278,8 +278,8 @@ def main(argv: list[str] | None = None) -> int:
               file=sys.stderr)
         return 2
     except sqlite3.Error as exc:
-        print(f"backroom: the database refused: {exc}; is another program holding it, or is the disk full?",
-              file=sys.stderr)
+        print(f"backroom: the database said: {exc}; check the data directory (a full disk, another program "
+              "holding the file, or a file from another Backroom version)", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130
