@@ -145,6 +145,8 @@ def run_demo(data_dir: Path, port: int, stop: threading.Event) -> int:
                    "children": {name: proc.pid for name, proc in procs} | {"mosquitto": broker.process.pid}}
         write_private(data_dir / "runtime.json", json.dumps(runtime))
         host = socket.gethostname()
+        cli = Path(sys.executable).with_name("backroom")  # the venv's command, wherever it is
+        cli_text = str(cli) if cli.exists() else f"{sys.executable} -m hub.cli"
         print(
             "\nBackroom demo is running.\n"
             f"  Status page:  http://127.0.0.1:{port}/status   (on the LAN: http://{host}:{port}/status)\n"
@@ -152,8 +154,8 @@ def run_demo(data_dir: Path, port: int, stop: threading.Event) -> int:
             f"  Sign in as:   {OWNER} / {s['owner_password']}\n"
             f"  Cloud sink:   http://127.0.0.1:{sink_port}/\n"
             f"  Receipts:     {data_dir / 'receipts'}\n"
-            f"  Scan from a shell:  backroom demo scan 0490000010015 --data-dir {data_dir}\n"
-            f"  Weigh (scan 4011 for bananas first):  backroom demo weigh 532 --data-dir {data_dir}\n"
+            f"  Scan from a shell:  {cli_text} demo scan 0490000010015 --data-dir {data_dir}\n"
+            f"  Weigh (scan 4011 for bananas first):  {cli_text} demo weigh 532 --data-dir {data_dir}\n"
             "Press Ctrl-C to stop.\n",
             flush=True,
         )
