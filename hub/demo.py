@@ -62,8 +62,9 @@ def _port_free(port: int) -> bool:
     return True
 
 
-def _wait_http(url: str, proc: subprocess.Popen[bytes], name: str) -> None:
-    deadline = time.monotonic() + READY_TIMEOUT_S
+def wait_http(url: str, proc: subprocess.Popen[Any], name: str, timeout: float = READY_TIMEOUT_S) -> None:
+    """Wait until url answers, or fail at once when proc (the process that should serve it) exits."""
+    deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise BackroomError(f"the {name} exited at start-up (code {proc.returncode}); its messages are above")
@@ -71,8 +72,8 @@ def _wait_http(url: str, proc: subprocess.Popen[bytes], name: str) -> None:
             with urllib.request.urlopen(url, timeout=1):
                 return
         except OSError:
-            time.sleep(0.1)
-    raise BackroomError(f"the {name} did not answer on {url} within {READY_TIMEOUT_S:.0f} s")
+            time.sleep(0.05)
+    raise BackroomError(f"the {name} did not answer on {url} within {timeout:.0f} s")
 
 
 def _prepare(data_dir: Path, values: dict[str, Any], s: dict[str, str]) -> None:
@@ -137,8 +138,8 @@ def run_demo(data_dir: Path, port: int, stop: threading.Event) -> int:
         procs.append(("hub", hub))
         procs.append(("devices agent", subprocess.Popen([*exe, "devices", "--config", str(conf_path)], env=env,
                                                         **child_options())))
-        _wait_http(f"http://127.0.0.1:{sink_port}/v1/hubs", sink, "sink")
-        _wait_http(f"http://127.0.0.1:{port}/healthz", hub, "hub")
+        wait_http(f"http://127.0.0.1:{sink_port}/v1/hubs", sink, "sink")
+        wait_http(f"http://127.0.0.1:{port}/healthz", hub, "hub")
         runtime = {"hub_id": HUB_ID, "mqtt_port": broker.port, "devices_user": "devices",
                    "devices_password": s["devices_mqtt"], "scanner_id": SCANNER_ID, "http_port": port,
                    "sink_port": sink_port, "pid": os.getpid(),

@@ -7,7 +7,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,6 +18,7 @@ from devices.printer.simulator import NetworkPrinterSimulator
 from devices.scale.simulator import ScaleSimulator
 from hub import config as cfg
 from hub.auth import Auth
+from hub.demo import wait_http
 from hub.demo_catalog import load_demo_catalog
 from hub.mosquitto import Broker, free_port
 from hub.service import open_database
@@ -30,19 +30,6 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--
                  "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
 OWNER = ("olive", "owner-password-1")
 SINK_SECRET = "e2e-sink-secret"
-
-
-def wait_http(url: str, proc: subprocess.Popen[bytes] | None = None, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc is not None and proc.poll() is not None:
-            raise AssertionError(f"process for {url} exited with {proc.returncode}")
-        try:
-            with urllib.request.urlopen(url, timeout=1):
-                return
-        except OSError:
-            time.sleep(0.05)
-    raise AssertionError(f"{url} did not answer in {timeout} s")
 
 
 class Shop:
@@ -87,7 +74,7 @@ class Shop:
         self.start_sink()
         self._spawn("hub", ["run", "--config", str(self.config_path)])
         self._spawn("agent", ["devices", "--config", str(self.config_path)])
-        wait_http(f"{self.url}/healthz", self.procs["hub"])
+        wait_http(f"{self.url}/healthz", self.procs["hub"], "hub")
 
     def _spawn(self, name: str, args: list[str], env: dict[str, str] | None = None) -> None:
         clean = {k: v for k, v in os.environ.items() if not k.startswith("BACKROOM_")}
@@ -98,7 +85,7 @@ class Shop:
     def start_sink(self) -> None:
         self._spawn("sink", ["sink", "--port", str(self.sink_port), "--data-dir", str(self.root / "sink")],
                     {"BACKROOM_SINK_SECRET": SINK_SECRET})
-        wait_http(f"http://127.0.0.1:{self.sink_port}/v1/hubs", self.procs["sink"])
+        wait_http(f"http://127.0.0.1:{self.sink_port}/v1/hubs", self.procs["sink"], "sink")
 
     def stop_process(self, name: str) -> None:
         proc = self.procs.pop(name)

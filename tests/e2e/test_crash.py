@@ -16,12 +16,12 @@ from pathlib import Path
 
 from hub import config as cfg
 from hub.auth import Auth
+from hub.demo import wait_http
 from hub.demo_catalog import load_demo_catalog
 from hub.mosquitto import Broker, free_port
 from hub.service import DB_FILE, open_database
 from hub.store import Store
 from tests.conftest import HUB_ID, USERS
-from tests.e2e.conftest import wait_http
 from tests.helpers import wait_until
 
 LINES = [{"sku": "D1001", "qty": 1}, {"sku": "P4011", "qty": 750}]
@@ -70,7 +70,7 @@ def test_kill_9_mid_sales_leaves_only_whole_sales(tmp_path: Path, broker: Broker
                     acknowledged.append(sale_id)
 
     try:
-        wait_http(f"http://127.0.0.1:{port}/healthz", hub)
+        wait_http(f"http://127.0.0.1:{port}/healthz", hub, "hub")
         threads = [threading.Thread(target=register) for _ in range(4)]
         for t in threads:
             t.start()
