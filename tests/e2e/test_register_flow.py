@@ -114,3 +114,40 @@ def test_status_page_shows_devices_and_scans_from_its_button(shop: Shop, browser
     finally:
         page.screenshot(path=str(shop.root / "status.png"))
         context.close()
+
+
+def test_a_lost_answer_is_retried_with_the_same_id_and_sells_once(shop: Shop, browser: Any) -> None:
+    """The hub commits the sale but the tablet never hears back (Wi-Fi drops): the register keeps
+    the pending sale, sends the same id again, and the hub answers with the first sale."""
+    wait_until(lambda: len([d for d in shop.api("/api/v1/devices")["devices"] if d["online"]]) == 3,
+               what="scanner, scale and printer online", timeout=60)
+    context = browser.new_context(viewport=TABLET, has_touch=True)
+    page = context.new_page()
+    lost: list[str] = []
+
+    def lose_the_first_answer(route: Any) -> None:
+        if route.request.method == "POST" and not lost:
+            response = route.fetch()  # the hub gets the sale and commits it...
+            lost.append(response.json()["id"])
+            route.abort("connectionreset")  # ...and the answer never reaches the tablet
+        else:
+            route.continue_()
+
+    try:
+        sign_in(page, shop, "/register/till-1")
+        page.get_by_test_id("connection-state").filter(has_text="onnected").wait_for(timeout=15000)
+        page.route("**/api/v1/sales", lose_the_first_answer)
+        scan_on_hub_scanner(shop, BREAD[0])
+        page.get_by_test_id("cart-line").filter(has_text=BREAD[2]).wait_for(timeout=15000)
+        page.get_by_test_id("pay-cash").click()
+        page.locator("#quick button").first.click()
+        page.get_by_test_id("complete-sale").click()
+        page.get_by_test_id("sale-number").wait_for(timeout=30000)  # after the register's own retry
+        assert lost, "the first answer was not intercepted"
+        number = page.get_by_test_id("sale-number").inner_text()
+        events = wait_until(lambda: [e for e in shop.sink_events() if e["type"] == "sale.completed"],
+                            what="the sale at the sink")
+        assert [e["data"]["id"] for e in events] == lost, "the retry made a second sale"
+        assert str(events[0]["data"]["number"]) in number
+    finally:
+        context.close()
