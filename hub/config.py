@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from hub.domain.barcodes.rcn import PATTERN_HELP, pattern_problem
+from hub.domain.barcodes.rcn import REGIONS as RCN_REGIONS
 from hub.errors import ConfigError
 
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
@@ -63,6 +65,16 @@ def _url(v: str) -> str | None:
     if v == "" or v.startswith(("http://", "https://")):
         return None
     return "must start with https:// (or http:// on a test network), or be empty to turn forwarding off"
+
+
+def _rcn_region(v: str) -> str | None:
+    if v == "" or v in RCN_REGIONS:
+        return None
+    return f"must be one of {', '.join(RCN_REGIONS)} in capitals, or empty for none"
+
+
+def _rcn_pattern(v: str) -> str | None:
+    return pattern_problem(v)
 
 
 def _scales(v: list[Any]) -> str | None:
@@ -114,6 +126,19 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "name": Key(str, "My Shop", "Shop name printed on receipts."),
         "currency": Key(str, "EUR", "ISO 4217 currency of all prices.", _currency),
         "prices_include_tax": Key(bool, True, "Whether shelf prices include tax."),
+        "rcn_region": Key(
+            str, "",
+            "Country whose GS1 layout scale labels (EAN-13 prefixes 20-29, UPC-A number system 2) "
+            "follow, so a scanned label gives its price, weight or count: one of "
+            + ", ".join(RCN_REGIONS) + "; empty reads them as plain codes.",
+            _rcn_region,
+        ),
+        "rcn_pattern": Key(str, "", PATTERN_HELP, _rcn_pattern),
+        "rcn_check_price_digit": Key(
+            bool, True,
+            "Verify the price/weight check digit inside scale labels; turn off for scales that "
+            "print another digit in its place.",
+        ),
     },
     "devices": {
         "scanners": Key(bool, True, "Find USB barcode scanners through evdev."),

@@ -54,7 +54,9 @@ class HubService:
         self.db = open_database(self.data_dir)
         hub = config["hub"]
         self.hub_id: str = hub["id"]
-        self.store = Store(self.db, self.hub_id, config["store"]["currency"], clock)
+        store = config["store"]
+        self.store = Store(self.db, self.hub_id, store["currency"], clock, store["rcn_region"], store["rcn_pattern"],
+                           store["rcn_check_price_digit"])
         self.auth = Auth(self.db, clock)
         self.channels = Channels()
         self.registry = DeviceRegistry(self.db, self.channels, self.hub_id, config["store"]["name"],

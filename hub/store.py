@@ -12,7 +12,7 @@ from typing import Any
 
 from hub.clock import Clock, iso, system_clock
 from hub.db import Database
-from hub.domain import barcodes
+from hub.domain import barcodes, money
 from hub.domain.sale import CatalogItem, Sale, SaleLine
 from hub.errors import Conflict, NotFound, UnprocessableError
 
@@ -29,18 +29,35 @@ def line_dict(ln: SaleLine) -> dict[str, Any]:
             "tax_rate_bp": ln.tax_rate_bp, "tax_minor": ln.tax_minor}
 
 
-def normalize_code(code: str) -> str:
-    """The form a barcode is stored and looked up in: GTINs as 14 digits, others as given."""
-    parsed = barcodes.parse(code)
-    return parsed.gtin if parsed.kind == "gtin" and parsed.gtin else code.strip()
+def normalize_code(code: str, region: str = "", pattern: str = "", check_price_digit: bool = True) -> str:
+    """The form a barcode is stored and looked up in: GTINs as 14 digits, others as given.
+
+    A GS1 string is stored as its AI 01 GTIN; with the store's RCN rules a scale label is
+    stored with its variable part zeroed, the form lookup() finds it by.
+    """
+    parsed = barcodes.parse(code, region, pattern, check_price_digit)
+    if parsed.valid and parsed.gtin and parsed.kind != "internal":
+        return parsed.gtin
+    return code.strip()
+
+
+_RCN_KINDS = ("rcn_price", "rcn_weight", "rcn_count")
+_ITEM_BY_CODE = ("SELECT i.sku, i.name, i.unit, i.price_minor, i.tax_rate_bp, i.active, b.pack_qty "
+                 "FROM barcodes b JOIN items i ON i.sku = b.sku WHERE b.code IN ({}) LIMIT 1")
+_ITEM_BY_SKU = "SELECT sku, name, unit, price_minor, tax_rate_bp, active, 1 AS pack_qty FROM items WHERE sku = ?"
 
 
 class Store:
-    def __init__(self, db: Database, hub_id: str, currency: str, clock: Clock = system_clock) -> None:
+    def __init__(self, db: Database, hub_id: str, currency: str, clock: Clock = system_clock,
+                 rcn_region: str = "", rcn_pattern: str = "", rcn_check_price_digit: bool = True) -> None:
         self.db = db
         self.hub_id = hub_id
         self.currency = currency
         self.clock = clock
+        # How scale labels are read (config store.rcn_*): see hub.domain.barcodes.parse.
+        self.rcn_region = rcn_region
+        self.rcn_pattern = rcn_pattern
+        self.rcn_check_price_digit = rcn_check_price_digit
 
     # -- outbox -----------------------------------------------------------------------------
     def append_event(self, conn: sqlite3.Connection, type_: str, data: dict[str, Any]) -> int:
@@ -129,28 +146,67 @@ class Store:
         return {r["sku"]: CatalogItem(r["sku"], r["name"], r["unit"], r["price_minor"], r["tax_rate_bp"], bool(r["active"])) for r in rows}
 
     def lookup(self, code: str) -> dict[str, Any]:
-        """Resolve a scan to {item, qty, parsed}; UnprocessableError when malformed, NotFound when unknown."""
-        parsed = barcodes.parse(code)
+        """Resolve a scan to {item, qty, parsed, embedded_price_minor}.
+
+        UnprocessableError when the code is malformed, NotFound when it is valid but unknown.
+        qty is in the item's base unit: grams from a weight label or a GS1 310x weight, the
+        count of a count label, 1 for a price label on an 'each' item, None when the register
+        must ask the scale.
+        """
+        parsed = barcodes.parse(code, self.rcn_region, self.rcn_pattern, self.rcn_check_price_digit)
         if not parsed.valid:
             raise UnprocessableError(parsed.error or "the code cannot be read", field="code")
-        keys = barcodes.gtin_readings(code) if parsed.kind == "gtin" else [parsed.item_ref or ""]
-        row = self.db.conn.execute(
-            "SELECT i.sku, i.name, i.unit, i.price_minor, i.tax_rate_bp, i.active, b.pack_qty "
-            f"FROM barcodes b JOIN items i ON i.sku = b.sku WHERE b.code IN ({','.join('?' * len(keys))}) LIMIT 1",
-            keys,
-        ).fetchone()
-        if row is None and parsed.kind == "internal":
-            row = self.db.conn.execute(
-                "SELECT sku, name, unit, price_minor, tax_rate_bp, active, 1 AS pack_qty FROM items WHERE sku = ?",
-                (parsed.item_ref,),
-            ).fetchone()
+        if parsed.kind == "gs1" and not parsed.gtin:
+            raise NotFound(f"the GS1 code {code.strip()!r} names no item: it carries no GTIN (AI 01)", field="code")
+        row = self._find_item(code, parsed)
         if row is None:
             raise NotFound(f"no item has the code {code.strip()}; add it to the item master or check the label", field="code")
         item = {k: row[k] for k in ("sku", "name", "unit", "price_minor", "tax_rate_bp")}
         item["active"] = bool(row["active"])
+        return {"item": item, "qty": self._scanned_qty(code, parsed, row), "parsed": parsed.to_json(),
+                "embedded_price_minor": parsed.price_minor}
+
+    def _find_item(self, code: str, parsed: barcodes.ParsedCode) -> sqlite3.Row | None:
+        """By barcode (every GTIN reading; a scale label by its zeroed GTIN, then its item reference), then by SKU."""
+        conn = self.db.conn
+        if parsed.kind == "gtin":
+            keys = barcodes.gtin_readings(code)
+        elif parsed.kind in _RCN_KINDS:
+            keys = [k for k in (parsed.gtin, parsed.item_ref) if k]
+        elif parsed.kind == "gs1":
+            keys = [parsed.gtin or ""]
+        else:
+            keys = [parsed.item_ref or ""]
+        for key in keys:  # in order: a zeroed GTIN beats an item reference that is also a barcode
+            row: sqlite3.Row | None = conn.execute(_ITEM_BY_CODE.format("?"), (key,)).fetchone()
+            if row is not None:
+                return row
+        if parsed.kind == "internal" or (parsed.kind in _RCN_KINDS and parsed.item_ref):
+            found: sqlite3.Row | None = conn.execute(_ITEM_BY_SKU, (parsed.item_ref,)).fetchone()
+            return found
+        return None
+
+    @staticmethod
+    def _scanned_qty(code: str, parsed: barcodes.ParsedCode, row: sqlite3.Row) -> int | None:
+        unit, pack = row["unit"], row["pack_qty"]
+        if parsed.weight_g is not None and (unit == "g" or parsed.kind == "rcn_weight"):
+            # A GS1 310x on a fixed-measure item is the pack's net weight: it sells as 'each'.
+            if unit != "g":
+                raise UnprocessableError(
+                    f"{code.strip()} carries a weight of {parsed.weight_g} g but item {row['sku']} is sold "
+                    f"by {unit}; fix the item's unit or the scale's PLU", field="code")
+            return parsed.weight_g
+        if parsed.count is not None:
+            return parsed.count * pack
+        if parsed.kind == "rcn_price":
+            if unit == "each":
+                return 1
+            # A price label on weighed goods: the quantity it stands for at today's unit price.
+            if parsed.price_minor is not None and row["price_minor"] > 0:
+                return money.div_half_up(parsed.price_minor * 1000, row["price_minor"])
+            return None
         # A weighed item scanned by its plain code carries no weight: the register asks the scale.
-        qty = row["pack_qty"] if row["unit"] == "each" else None
-        return {"item": item, "qty": qty, "parsed": parsed.to_json()}
+        return int(pack) if unit == "each" else None
 
     def stock(self, sku: str) -> list[dict[str, Any]]:
         if not self.db.conn.execute("SELECT 1 FROM items WHERE sku = ?", (sku,)).fetchone():

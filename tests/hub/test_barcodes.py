@@ -1,7 +1,7 @@
 from hypothesis import given
 from hypothesis import strategies as st
 
-from hub.domain.barcodes import check_digit, parse, upce_to_upca
+from hub.domain.barcodes import KINDS, check_digit, parse, upce_to_upca
 
 
 def test_known_ean13() -> None:
@@ -56,3 +56,50 @@ def test_any_payload_with_its_check_digit_is_valid(payload: str) -> None:
     assert parse(code).valid
     wrong = payload + str((check_digit(payload) + 1) % 10)
     assert not parse(wrong).valid
+
+
+@given(st.binary(max_size=120))
+def test_parse_never_raises_on_scanned_bytes(raw: bytes) -> None:
+    for text in (raw.decode("latin-1"), raw.decode("utf-8", "replace"), "]C1" + raw.decode("latin-1")):
+        for region in ("", "GB", "DE", "SE", "US"):
+            p = parse(text, region=region, pattern="23.....{NNNDD}")
+            assert p.kind in KINDS and (p.valid or p.error)
+
+
+@given(st.text(alphabet="0123456789\x1d()]CEQde", max_size=60), st.sampled_from(["", "]C1", "]E0", "]d2"]))
+def test_parse_never_raises_on_near_miss_codes(text: str, aim: str) -> None:
+    for region in ("", "DK", "US"):
+        p = parse(aim + text, region=region, pattern="weight:2......{NNDDD} 24....C{NNNDD}")
+        assert p.kind in KINDS and (p.valid or p.error)
+
+
+def test_parse_never_raises_on_odd_arguments() -> None:
+    assert not parse(None).valid  # type: ignore[arg-type]
+    assert not parse(b"4006381333931").valid  # type: ignore[arg-type]
+    assert "rcn_pattern" in (parse("4006381333931", pattern="{").error or "")
+
+
+@given(st.text(alphabet="0123456789", min_size=11, max_size=11), st.integers(0, 7))
+def test_upce_round_trip_and_one_wrong_digit(payload: str, pos: int) -> None:
+    # Build UPC-E from a compressible UPC-A: number system 0, manufacturer ending 000, item 00ddd.
+    ns, d = "0", payload[:5]
+    upce_body = d[:2] + d[2:5] + "0"  # last digit 0: UPC-A = ns d0 d1 0 0000 d2 d3 d4
+    upca_payload = ns + d[:2] + "0" + "0000" + d[2:5]
+    check = check_digit(upca_payload)
+    upce = ns + upce_body + str(check)
+    assert upce_to_upca(upce) == upca_payload + str(check)
+    p = parse("]E0" + upce)
+    assert p.valid and p.gtin == (upca_payload + str(check)).zfill(14)
+    wrong = upce[:pos] + str((int(upce[pos]) + 1) % 10) + upce[pos + 1:]
+    expanded = upce_to_upca(wrong)  # one wrong digit is one wrong UPC-A digit: its check fails
+    assert check_digit(expanded[:-1]) != int(expanded[-1])
+
+
+@given(st.text(alphabet="0123456789", min_size=12, max_size=12), st.integers(0, 12))
+def test_ean13_round_trip_and_one_wrong_digit_says_expected_and_got(payload: str, pos: int) -> None:
+    code = payload + str(check_digit(payload))
+    assert parse("]E0" + code).gtin == code.zfill(14)
+    wrong = code[:pos] + str((int(code[pos]) + 1) % 10) + code[pos + 1:]
+    p = parse(wrong)
+    expected = check_digit(wrong[:-1])
+    assert not p.valid and f"check digit expected {expected} got {wrong[-1]}" in (p.error or "")

@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from hub.db import Database, migrate
 from hub.domain.sale import CatalogItem, LineRequest, Tender, price_sale
-from hub.errors import Conflict
+from hub.errors import Conflict, NotFound, UnprocessableError
 from hub.store import Store, canonical_hash
 
 ITEMS = [CatalogItem("A", "Apple juice", "each", 249, 2000), CatalogItem("B", "Bananas", "g", 199, 700)]
@@ -137,3 +137,49 @@ def test_every_reading_of_an_8_digit_code_is_a_valid_gtin(payload: str) -> None:
     readings = gtin_readings(code)
     assert code.zfill(14) in readings
     assert all(parse(r).valid for r in readings)
+
+
+@pytest.fixture
+def scale_store(store: Store) -> Store:
+    """The store fixture with scale-label items: cheese by weight, a cake priced per label, eggs by count."""
+    with store.db.write() as conn:
+        store.add_item(conn, CatalogItem("CHEESE", "Cheddar", "g", 1890, 700), [("2302148200006", 1)], actor="t")
+        store.add_item(conn, CatalogItem("CAKE", "Cake", "each", 0, 700), [("2012345000001", 1)], actor="t")
+        store.add_item(conn, CatalogItem("12346", "Rolls", "g", 500, 700), [], actor="t")
+    return store
+
+
+def test_a_weight_label_gives_grams_and_its_item(scale_store: Store) -> None:
+    scale_store.rcn_region = "SE"
+    found = scale_store.lookup("2302148210869")  # 23 021482 1086 9: 1.086 kg
+    assert (found["item"]["sku"], found["qty"], found["parsed"]["kind"]) == ("CHEESE", 1086, "rcn_weight")
+    assert found["parsed"]["gtin"] == "02302148200006"
+
+
+def test_a_price_label_on_an_each_item_is_one_at_the_label_price(scale_store: Store) -> None:
+    scale_store.rcn_region = "GB"
+    found = scale_store.lookup("2012345928756")  # 20 12345 9 2875 6: 28.75
+    assert (found["item"]["sku"], found["qty"], found["embedded_price_minor"]) == ("CAKE", 1, 2875)
+    with pytest.raises(UnprocessableError, match="price check digit expected 9 got 3"):
+        scale_store.lookup("2012345328754")
+    scale_store.rcn_check_price_digit = False
+    assert scale_store.lookup("2012345328754")["embedded_price_minor"] == 2875
+
+
+def test_a_label_is_found_by_its_item_reference_and_unknown_labels_are_404(scale_store: Store) -> None:
+    scale_store.rcn_region = "GB"
+    found = scale_store.lookup("2012346301251")  # item reference 12346 is the SKU; 1.25 at 5.00/kg
+    assert (found["item"]["sku"], found["qty"], found["embedded_price_minor"]) == ("12346", 250, 125)
+    with pytest.raises(NotFound):
+        scale_store.lookup("2099999301258")
+
+
+def test_a_gs1_string_with_a_weight_and_a_weight_label_on_an_each_item(scale_store: Store) -> None:
+    found = scale_store.lookup("]C1" + "0102302148200006" + "3102000532" + "10B7")
+    assert (found["item"]["sku"], found["qty"], found["parsed"]["lot"]) == ("CHEESE", 5320, "B7")
+    assert scale_store.lookup("]C10104006381333931" + "3103000532")["qty"] == 1  # 'each' ignores 310x
+    scale_store.rcn_pattern = "weight:20.....{NNDDD}"
+    with pytest.raises(UnprocessableError, match="sold by each"):
+        scale_store.lookup("2012345005006")
+    with pytest.raises(NotFound, match="no GTIN"):
+        scale_store.lookup("]C11714070410AB")
