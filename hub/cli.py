@@ -87,7 +87,11 @@ def cmd_devices(args: argparse.Namespace) -> int:
     from devices import agent
 
     config = _load_config(args)
-    agent.main(agent_settings(config), _stop_on_signals())
+    try:
+        settings = agent.AgentSettings.from_mapping(agent_settings(config))
+    except agent.SettingsError as exc:  # the agent's own words, without a trace
+        raise BackroomError(f"[devices] in the config: {exc}") from None
+    agent.main(settings, _stop_on_signals())
     return 0
 
 
@@ -166,11 +170,23 @@ def cmd_user_set(args: argparse.Namespace) -> int:
 def cmd_barcode_parse(args: argparse.Namespace) -> int:
     from hub.domain.barcodes import parse
 
-    parsed = parse(args.code)
+    rules = {"region": "", "pattern": "", "check_price_digit": True}
+    if args.config:  # the store's scale-label rules, unless the options below say otherwise
+        store = cfg.load(args.config)["store"]
+        rules = {"region": store["rcn_region"], "pattern": store["rcn_pattern"],
+                 "check_price_digit": store["rcn_check_price_digit"]}
+    if args.region is not None:
+        rules["region"] = args.region
+    if args.pattern is not None:
+        rules["pattern"] = args.pattern
+    if args.no_price_check:
+        rules["check_price_digit"] = False
+    parsed = parse(args.code, **rules)
     if args.json:
         print(json.dumps(parsed.to_json()))
     elif parsed.valid:
-        print(f"{parsed.kind}: {parsed.gtin or parsed.item_ref}")
+        shown = {k: v for k, v in parsed.to_json().items() if v is not None and k not in ("kind", "valid")}
+        print(f"{parsed.kind}: " + ", ".join(f"{k} {v}" for k, v in shown.items()))
     else:
         print(f"invalid: {parsed.error}")
     return 0 if parsed.valid else 1
@@ -254,6 +270,13 @@ def build_parser() -> argparse.ArgumentParser:
     pb = bsub.add_parser("parse", help="Say what a scanned code means.", description="Say what a scanned code means.")
     pb.add_argument("code", help="the scanned text")
     pb.add_argument("--json", action="store_true", help="print one JSON object")
+    pb.add_argument("--region", choices=cfg.RCN_REGIONS, type=str.upper,
+                    help="read scale labels by this country's layout (default: store.rcn_region of --config, else none)")
+    pb.add_argument("--pattern", help="scale label pattern(s) in Odoo notation, e.g. 'weight:21.....{NNDDD}' "
+                    "(default: store.rcn_pattern of --config)")
+    pb.add_argument("--no-price-check", action="store_true",
+                    help="do not verify the price/weight check digit inside scale labels")
+    pb.add_argument("--config", help="TOML config file whose [store] rcn_* keys to use")
     pb.set_defaults(func=cmd_barcode_parse)
 
     p = add("sink", "Run the reference cloud receiver that hubs forward their events to.", cmd_sink)

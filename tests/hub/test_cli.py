@@ -77,3 +77,12 @@ def test_an_unusable_data_dir_is_one_clean_line(tmp_path: Path) -> None:
                           "--data-dir", str(blocked / "data")], capture_output=True, text=True)
     assert out.returncode == 2 and "Traceback" not in out.stderr
     assert "Not a directory" in out.stderr and str(blocked) in out.stderr
+
+
+def test_a_bad_devices_section_is_one_clean_line(tmp_path: Path) -> None:
+    conf = tmp_path / "backroom.toml"
+    conf.write_text('[devices]\nscanners = false\nscales = [{port = "/dev/ttyUSB0"}, {port = "/dev/usb/ttyUSB0"}]\n')
+    out = subprocess.run([sys.executable, "-m", "hub.cli", "devices", "--config", str(conf)], capture_output=True,
+                         text=True, timeout=30)
+    assert out.returncode == 2 and "Traceback" not in out.stderr
+    assert "[devices]" in out.stderr and "scale-ttyUSB0" in out.stderr
