@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import getpass
 import json
 import logging
@@ -296,6 +297,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"backroom: {exc.message}", file=sys.stderr)
         return 2
     except OSError as exc:  # a path, permission or port problem: say which, without a trace
+        if exc.errno == errno.EADDRINUSE:
+            print("backroom: a port it needs is already in use; stop what uses it or choose another port",
+                  file=sys.stderr)
+            return 2
         where = f" ({exc.filename})" if getattr(exc, "filename", None) else ""
         print(f"backroom: {exc.strerror or exc}{where}; check the path and that this user may use it",
               file=sys.stderr)

@@ -106,14 +106,15 @@ def run_demo(data_dir: Path, port: int, stop: threading.Event) -> int:
     procs: list[tuple[str, subprocess.Popen[bytes]]] = []
     broker = scale = printer = control = None
     try:
+        taken = frozenset({port})  # the hub's port is free but not bound yet: no one else may get it
         broker = start_broker(data_dir / "mosquitto", {"hub": s["hub_mqtt"], "devices": s["devices_mqtt"]},
-                              acl_text("hub", "devices"))
+                              acl_text("hub", "devices"), port=free_port(exclude=taken))
         scale = ScaleSimulator()
         scale_port = scale.start()
         control = _ScaleControl(data_dir / "scale.sock", scale)
-        printer = NetworkPrinterSimulator(data_dir / "receipts")
+        printer = NetworkPrinterSimulator(data_dir / "receipts", port=free_port(exclude=taken))
         printer_port = printer.start()
-        sink_port = free_port()
+        sink_port = free_port(exclude=taken | {printer_port})
         values: dict[str, Any] = {
             "hub": {"id": HUB_ID, "data_dir": str(data_dir), "http_host": "0.0.0.0", "http_port": port,
                     "secret_key": s["session"], "default_register": REGISTER},

@@ -25,10 +25,14 @@ START_TIMEOUT_S = 10.0
 MOSQUITTO_PATHS = ("/usr/sbin/mosquitto", "/usr/bin/mosquitto")
 
 
-def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket() as s:
-        s.bind((host, 0))
-        return int(s.getsockname()[1])
+def free_port(host: str = "127.0.0.1", exclude: frozenset[int] = frozenset()) -> int:
+    """A port free right now; exclude ports already promised to something not yet listening."""
+    while True:
+        with socket.socket() as s:
+            s.bind((host, 0))
+            port = int(s.getsockname()[1])
+        if port not in exclude:
+            return port
 
 
 def find_binary(name: str, extra: tuple[str, ...] = ()) -> str:

@@ -38,8 +38,10 @@ class Shop:
         self.broker = broker
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
         self.http_port = free_port()
-        self.sink_port = free_port()
-        self.printer = NetworkPrinterSimulator(root / "receipts")
+        self.sink_port = free_port(exclude=frozenset({self.http_port}))
+        # not port 0: the kernel could hand out a port promised to the hub or sink, not yet bound
+        self.printer = NetworkPrinterSimulator(root / "receipts",
+                                               port=free_port(exclude=frozenset({self.http_port, self.sink_port})))
         self.scale = ScaleSimulator()
         self.logs = root / "logs"
         self.logs.mkdir(parents=True, exist_ok=True)
