@@ -7,18 +7,27 @@ shop uses (01, 10, 17, 21, 310x, 392x) into a ParsedCode.
 
 from __future__ import annotations
 
+import functools
 import re
-from typing import Any
-
-from biip import ParseConfig, ParseError
-from biip.gs1_application_identifiers import GS1ApplicationIdentifier
-from biip.gs1_element_strings import GS1ElementString
+from typing import TYPE_CHECKING, Any
 
 from hub.domain.barcodes.gtin import ParsedCode, check_digit_error, invalid
 from hub.domain.money import div_half_up
 
+if TYPE_CHECKING:
+    from biip import ParseConfig
+    from biip.gs1_element_strings import GS1ElementString
+
 GS = "\x1d"  # FNC1 in the data stream (GS1 General Specifications 7.8.5)
-_CONFIG = ParseConfig(separator_chars=(GS,))
+
+
+# biip is imported on the first GS1 or scale-label scan, not at start-up: it costs a Pi about
+# 20 MB of resident memory, which a shop that never meets these codes should not pay.
+@functools.cache
+def _config() -> ParseConfig:
+    from biip import ParseConfig
+
+    return ParseConfig(separator_chars=(GS,))
 _FIXED = re.compile(r"^N\d+\+N(\d+)$")  # 'N2+N14': a fixed-length numeric AI
 _HRI = re.compile(r"\((\d{2,4})\)([^(]*)")
 
@@ -40,12 +49,16 @@ def _from_hri(text: str) -> str | None:
 
 def _element(rest: str, at: int) -> GS1ElementString | str:
     """The element string at the start of rest, or a sentence saying why there is none."""
+    from biip import ParseError
+    from biip.gs1_application_identifiers import GS1ApplicationIdentifier
+    from biip.gs1_element_strings import GS1ElementString
+
     try:
         ai = GS1ApplicationIdentifier.extract(rest)
     except ParseError:
         return f"unknown prefix: no GS1 application identifier starts at position {at} ({rest[:4]!r})"
     try:
-        return GS1ElementString.extract(rest, config=_CONFIG)
+        return GS1ElementString.extract(rest, config=_config())
     except ParseError:
         data = rest[len(ai.ai):].split(GS, 1)[0]
         fixed = _FIXED.match(ai.format)

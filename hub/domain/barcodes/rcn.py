@@ -11,11 +11,6 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
-from biip import ParseConfig, ParseError
-from biip.checksums import gs1_price_weight_check_digit
-from biip.gtin import Gtin
-from biip.rcn import Rcn
-
 from hub.domain.barcodes.gtin import ParsedCode, invalid, scaled_half_up, with_check_digit
 from hub.domain.money import div_half_up
 
@@ -38,6 +33,8 @@ _PATTERN = re.compile(r"^(?:(price|weight|count):)?([0-9.C]*)\{(N*)(D*)\}([0-9.C
 
 def price_check_digit(value: str) -> int:
     """Check digit of a 4- or 5-digit price/weight field (GS1 General Specifications 7.9.2-7.9.4)."""
+    from biip.checksums import gs1_price_weight_check_digit  # lazily: see gs1.py
+
     return gs1_price_weight_check_digit(value)
 
 
@@ -138,6 +135,10 @@ _EXPECTED_GOT = re.compile(r"Expected (\d+), got (\d+)")
 
 
 def _by_biip(code: str, region: str, check: bool, symbology: str | None) -> ParsedCode | None:
+    from biip import ParseConfig, ParseError  # lazily: see gs1.py
+    from biip.gtin import Gtin
+    from biip.rcn import Rcn
+
     try:
         rcn = Gtin.parse(code, config=ParseConfig(rcn_region=region.lower(), rcn_verify_variable_measure=check))
     except ParseError as exc:
