@@ -103,3 +103,13 @@ def test_ean13_round_trip_and_one_wrong_digit_says_expected_and_got(payload: str
     p = parse(wrong)
     expected = check_digit(wrong[:-1])
     assert not p.valid and f"check digit expected {expected} got {wrong[-1]}" in (p.error or "")
+
+
+def test_the_hub_starts_without_loading_biip() -> None:
+    """biip costs a Pi about 20 MB; it loads on the first GS1 or scale-label scan only."""
+    import subprocess
+    import sys
+
+    code = "import sys, hub.service, hub.web, hub.cli; print('biip' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
