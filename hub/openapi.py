@@ -59,8 +59,9 @@ OPENAPI: dict[str, Any] = {
         "/api/v1/status/stream": {"get": _op("Status as Server-Sent Events", "manager, owner", {"200": {"description": "text/event-stream"}})},
         "/api/v1/lookup": {"get": _op("Resolve a scan", "cashier and up, integration", {
             "200": {"description": "item, quantity (grams for weighed goods, from a scale label or GS1 310x; "
-                                   "units for case and count codes) and the parsed code; a price-embedded "
-                                   "label on an 'each' item adds embedded_price_minor"},
+                                   "units for case and count codes; null when the scale must weigh), "
+                                   "unit_price_minor (per each, kg or litre), line_price_minor and the parsed "
+                                   "code; a price-embedded label adds embedded_price_minor"},
             "404": {"description": "no item has this code"}, "422": {"description": "malformed code"}},
             params=[{"name": "code", "in": "query", "required": True, "schema": {"type": "string"}}])},
         "/api/v1/stock/{sku}": {"get": _op("On hand, reserved and available per location", "cashier and up, integration",

@@ -146,7 +146,7 @@ class Store:
         return {r["sku"]: CatalogItem(r["sku"], r["name"], r["unit"], r["price_minor"], r["tax_rate_bp"], bool(r["active"])) for r in rows}
 
     def lookup(self, code: str) -> dict[str, Any]:
-        """Resolve a scan to {item, qty, parsed, embedded_price_minor}.
+        """Resolve a scan to {item, qty, parsed, unit_price_minor, line_price_minor, embedded_price_minor}.
 
         UnprocessableError when the code is malformed, NotFound when it is valid but unknown.
         qty is in the item's base unit: grams from a weight label or a GS1 310x weight, the
@@ -163,7 +163,16 @@ class Store:
             raise NotFound(f"no item has the code {code.strip()}; add it to the item master or check the label", field="code")
         item = {k: row[k] for k in ("sku", "name", "unit", "price_minor", "tax_rate_bp")}
         item["active"] = bool(row["active"])
-        return {"item": item, "qty": self._scanned_qty(code, parsed, row), "parsed": parsed.to_json(),
+        qty = self._scanned_qty(code, parsed, row)
+        if parsed.kind == "rcn_price" and parsed.price_minor is not None:
+            line_price: int | None = parsed.price_minor  # the scale priced it; the label is the receipt
+        else:
+            line_price = money.line_total(row["unit"], qty, row["price_minor"]) if qty is not None else None
+        return {"item": item, "qty": qty, "parsed": parsed.to_json(),
+                # per each, per kg (unit 'g') or per litre (unit 'ml'), at shelf price
+                "unit_price_minor": row["price_minor"],
+                # shelf-price amount of this scan; None until the scale gives a weight
+                "line_price_minor": line_price,
                 "embedded_price_minor": parsed.price_minor}
 
     def _find_item(self, code: str, parsed: barcodes.ParsedCode) -> sqlite3.Row | None:

@@ -154,12 +154,14 @@ def test_a_weight_label_gives_grams_and_its_item(scale_store: Store) -> None:
     found = scale_store.lookup("2302148210869")  # 23 021482 1086 9: 1.086 kg
     assert (found["item"]["sku"], found["qty"], found["parsed"]["kind"]) == ("CHEESE", 1086, "rcn_weight")
     assert found["parsed"]["gtin"] == "02302148200006"
+    assert found["line_price_minor"] == 2053  # 1.086 kg at 18.90/kg = 20.5254 -> 20.53
 
 
 def test_a_price_label_on_an_each_item_is_one_at_the_label_price(scale_store: Store) -> None:
     scale_store.rcn_region = "GB"
     found = scale_store.lookup("2012345928756")  # 20 12345 9 2875 6: 28.75
     assert (found["item"]["sku"], found["qty"], found["embedded_price_minor"]) == ("CAKE", 1, 2875)
+    assert found["line_price_minor"] == 2875  # the scale priced it
     with pytest.raises(UnprocessableError, match="price check digit expected 9 got 3"):
         scale_store.lookup("2012345328754")
     scale_store.rcn_check_price_digit = False
@@ -183,3 +185,10 @@ def test_a_gs1_string_with_a_weight_and_a_weight_label_on_an_each_item(scale_sto
         scale_store.lookup("2012345005006")
     with pytest.raises(NotFound, match="no GTIN"):
         scale_store.lookup("]C11714070410AB")
+
+
+def test_lookup_gives_unit_and_line_price(store: Store) -> None:
+    case = store.lookup("14006381333938")  # a case of 6 at 2.49
+    assert (case["qty"], case["unit_price_minor"], case["line_price_minor"]) == (6, 249, 6 * 249)
+    loose = store.lookup("4011")  # weighed, no weight yet: the register asks the scale
+    assert (loose["qty"], loose["unit_price_minor"], loose["line_price_minor"]) == (None, 199, None)
