@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import logging
 import secrets
 import threading
@@ -186,11 +187,18 @@ def serve(server: Any, stop: threading.Event | None, before_close: Any = None) -
             if before_close is not None:
                 before_close()
             server.task_dispatcher.shutdown(cancel_pending=True, timeout=5)
-            server.trigger.pull_trigger(lambda: wasyncore.close_all(server._map))
+            try:
+                server.trigger.pull_trigger(lambda: wasyncore.close_all(server._map))
+            except OSError:  # the trigger is already gone: close what is left from here
+                wasyncore.close_all(server._map, ignore_all=True)
 
         threading.Thread(target=shut, name="shutdown", daemon=True).start()
     try:
         server.run()
+    except OSError as exc:
+        # closing from the shutdown thread can pull an fd out from under select(): that is a stop
+        if not (stop is not None and stop.is_set() and exc.errno == errno.EBADF):
+            raise
     finally:
         server.task_dispatcher.shutdown()
 

@@ -45,6 +45,7 @@ class Sink:
         self.stopping.set()
         self.thread.join(timeout=10)
         self.app.extensions["sink_store"].conn.close()
+        self.app.extensions["sink_store"].conn.close()
 
     @property
     def url(self) -> str:
