@@ -15,6 +15,15 @@ ONLINE = "online"
 OFFLINE = "offline"
 DEVICE_KINDS = ("scanner", "scale", "receipt_printer", "label_printer", "tablet", "display", "drawer")
 
+# AIM symbology identifiers (ISO/IEC 15424): "]" + code letter + modifier -> the name a Scan's
+# symbology carries. One table for the scanner decoder and the hub's parser.
+AIM_SYMBOLOGIES: dict[str, str] = {
+    "]E0": "ean13",  # EAN-13, UPC-A and UPC-E
+    "]E1": "ean-addon2", "]E2": "ean-addon5", "]E3": "ean-with-addon", "]E4": "ean8",
+    "]C0": "code128", "]C1": "gs1-128", "]A0": "code39", "]I0": "itf", "]I1": "itf",
+    "]e0": "gs1-databar", "]d1": "datamatrix", "]d2": "gs1-datamatrix", "]Q1": "qr", "]Q3": "gs1-qr",
+}
+
 _ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
 
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from devices.bus import AIM_SYMBOLOGIES
+
 EV_KEY = 1
 KEY_UP, KEY_DOWN, KEY_REPEAT = 0, 1, 2
 
@@ -56,19 +58,6 @@ KEYPAD: dict[int, str] = {
 
 GS = "\x1d"
 
-# AIM symbology identifiers (ISO/IEC 15424): "]" + code letter + modifier.
-SYMBOLOGIES: dict[str, str] = {
-    "]E0": "ean13",  # EAN-13, UPC-A and UPC-E
-    "]E4": "ean8",
-    "]C0": "code128",
-    "]C1": "gs1-128",
-    "]A0": "code39",
-    "]e0": "gs1-databar",
-    "]d1": "datamatrix",
-    "]d2": "gs1-datamatrix",
-    "]Q1": "qr",
-    "]Q3": "gs1-qr",
-}
 
 
 @dataclass(frozen=True)
@@ -91,7 +80,7 @@ def split_aim(raw: str) -> DecodedScan:
         and raw[2].isascii()
         and raw[2].isalnum()
     ):
-        return DecodedScan(raw, raw[3:], raw[:3], SYMBOLOGIES.get(raw[:3], ""))
+        return DecodedScan(raw, raw[3:], raw[:3], AIM_SYMBOLOGIES.get(raw[:3], ""))
     return DecodedScan(raw, raw)
 
 

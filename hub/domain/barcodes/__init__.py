@@ -4,7 +4,6 @@ parse() never raises: every input gives a ParsedCode, with error saying what is 
 """
 
 from hub.domain.barcodes.gtin import (
-    AIM_SYMBOLOGIES,
     KINDS,
     ParsedCode,
     check_digit,
@@ -16,6 +15,6 @@ from hub.domain.barcodes.rcn import PATTERN_HELP, REGIONS, pattern_problem, pric
 from hub.domain.barcodes.scan import gtin_readings, parse
 
 __all__ = [
-    "AIM_SYMBOLOGIES", "KINDS", "PATTERN_HELP", "REGIONS", "ParsedCode", "check_digit", "gtin_readings",
+    "KINDS", "PATTERN_HELP", "REGIONS", "ParsedCode", "check_digit", "gtin_readings",
     "parse", "pattern_problem", "price_check_digit", "strip_aim", "upce_to_upca", "with_check_digit",
 ]

@@ -6,6 +6,7 @@ from dataclasses import asdict, dataclass
 from decimal import Decimal
 from typing import Any
 
+from devices.bus import AIM_SYMBOLOGIES  # the device bus contract: one table for both sides
 from hub.domain.money import div_half_up
 
 KINDS = ("gtin", "rcn_price", "rcn_weight", "rcn_count", "gs1", "internal", "unknown")
@@ -13,12 +14,6 @@ KINDS = ("gtin", "rcn_price", "rcn_weight", "rcn_count", "gs1", "internal", "unk
 # AIM symbology identifiers (ISO/IEC 15424) we know; stripped before parsing. The GS1 ones
 # carry element strings (GS1 General Specifications 5.1.2, 5.4.1); ]E3 is EAN/UPC with an
 # add-on, ]E1/]E2 the bare add-ons.
-AIM_SYMBOLOGIES = {
-    "]E0": "ean13", "]E1": "ean-addon2", "]E2": "ean-addon5", "]E3": "ean-with-addon",
-    "]E4": "ean8", "]C1": "gs1-128", "]C0": "code128", "]e0": "gs1-databar",
-    "]d2": "gs1-datamatrix", "]d1": "datamatrix", "]Q3": "gs1-qr", "]Q1": "qr",
-    "]A0": "code39", "]I0": "itf", "]I1": "itf",
-}
 GS1_SYMBOLOGIES = frozenset({"gs1-128", "gs1-databar", "gs1-datamatrix", "gs1-qr"})
 
 
