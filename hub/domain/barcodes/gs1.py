@@ -103,6 +103,10 @@ def _use(es: GS1ElementString, values: dict[str, Any]) -> str | None:
         if error:
             return error
         values["gtin"] = es.value
+    elif ai in ("00", "02"):  # SSCC and the GTIN of contained items: same mod-10 check digit
+        error = check_digit_error("AI (00) SSCC" if ai == "00" else "AI (02) GTIN", es.value)
+        if error:
+            return error
     elif ai == "10":
         values["lot"] = es.value
     elif ai == "21":
