@@ -53,6 +53,14 @@ _NOT_TWO_DECIMALS = frozenset({
 })
 
 
+def _internal_prefix(v: str) -> str | None:
+    from hub.domain.barcodes.encode import INTERNAL_PREFIXES
+
+    if v not in INTERNAL_PREFIXES:
+        return "is not a GS1 in-store prefix; use one of " + ", ".join(INTERNAL_PREFIXES)
+    return None
+
+
 def _currency(v: str) -> str | None:
     if not _CURRENCY.match(v):
         return "must be an ISO 4217 code in capitals, such as EUR or USD"
@@ -134,6 +142,13 @@ SCHEMA: dict[str, dict[str, Key]] = {
             _rcn_region,
         ),
         "rcn_pattern": Key(str, "", PATTERN_HELP, _rcn_pattern),
+        "internal_prefix": Key(
+            str, "04",
+            "GS1 in-store prefix for the EAN-13 barcodes Backroom makes for items that have none: "
+            "04 or 040-049, or 02 or 20-29 where scale labels do not use them. Codes made never "
+            "collide with a code already in the store.",
+            _internal_prefix,
+        ),
         "rcn_check_price_digit": Key(
             bool, True,
             "Verify the price/weight check digit inside scale labels; turn off for scales that "

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from hub.catalog import Catalog
 from hub.domain.barcodes import check_digit
 from hub.domain.sale import CatalogItem
 from hub.store import Store
@@ -96,14 +97,27 @@ def demo_items() -> Iterator[DemoItem]:
                                dept, tuple(codes), 24 + serial % 50)
 
 
+TAX_CATEGORIES = {STANDARD_TAX_BP: ("standard", "Standard rate"), REDUCED_TAX_BP: ("reduced", "Reduced rate")}
+
+
 def load_demo_catalog(store: Store) -> int:
     """Load the demo catalog and its opening stock once; returns how many items were added."""
+    catalog = Catalog(store)
     with store.db.write() as conn:
         if conn.execute("SELECT count(*) FROM items").fetchone()[0]:
             return 0
+        for rate, (tax_id, tax_name) in TAX_CATEGORIES.items():
+            catalog.put_tax_category(conn, tax_id, tax_name, rate, "demo")
         count = 0
         for demo in demo_items():
-            store.add_item(conn, demo.item, demo.codes, actor="demo", department=demo.department)
+            item = demo.item
+            fields = {"name": item.name, "unit": item.unit, "price_minor": item.price_minor,
+                      "tax_category": TAX_CATEGORIES[item.tax_rate_bp][0], "department": demo.department,
+                      "cost_minor": item.price_minor * 6 // 10, "supplier": "Demo Wholesale",
+                      "supplier_sku": f"DW-{item.sku}"}
+            catalog.create(conn, item.sku, fields, "demo", "demo catalog",
+                           barcodes=[{"code": code, "packaging": "unit" if pack == 1 else "case", "pack_qty": pack}
+                                     for code, pack in demo.codes])
             store.move_stock(conn, demo.item.sku, "floor", demo.stock, "receive", "demo",
                              doc_type="opening_stock", doc_id="demo", reason="opening stock")
             count += 1

@@ -45,9 +45,12 @@ OPENAPI: dict[str, Any] = {
                             "properties": {
                                 "id": {"type": "string", "format": "uuid", "description": "made by the register; the idempotency key"},
                                 "register_id": {"type": "string"},
+                                "tier": {"enum": ["retail", "member", "wholesale"], "default": "retail"},
                                 "lines": {"type": "array", "minItems": 1, "items": {"type": "object", "required": ["sku", "qty"],
                                           "properties": {"sku": {"type": "string"}, "qty": {"type": "integer", "minimum": 1,
-                                                         "description": "base units: pieces, grams or millilitres"}}}},
+                                                         "description": "base units: pieces, grams or millilitres"},
+                                                         "modifiers": {"type": "array", "items": {"type": "string"},
+                                                                       "description": "modifier option ids"}}}},
                                 "tenders": {"type": "array", "minItems": 1, "items": {"type": "object", "required": ["kind", "amount_minor"],
                                             "properties": {"kind": {"enum": ["cash"]}, "amount_minor": {"type": "integer", "minimum": 1}}}}}},
         },
@@ -79,6 +82,73 @@ OPENAPI: dict[str, Any] = {
         "/api/v1/devices": {"get": _op("Known devices", "manager, owner, integration", {"200": {"description": "devices"}})},
         "/api/v1/devices/{device_id}/simulate-scan": {"post": _op("Make a simulated scanner scan", "manager, owner",
                                                                  {"202": {"description": "sent"}}, params=[_path_param("device_id")])},
+        "/api/v1/openapi.json": {"get": _op("This document", "any", {"200": {"description": "OpenAPI 3.1"}})},
         "/api/v1/session": {"get": _op("Who is calling, and the CSRF token for a session", "any", {"200": {"description": "session"}})},
     },
 }
+
+_SKU = [_path_param("sku")]
+_ITEM = {"200": {"description": "the item: fields, tax_rate_bp, barcodes, variants, available, pending_requests"}}
+OPENAPI["components"]["schemas"]["ItemFields"] = {
+    "type": "object", "description": "An item's fields; POST needs sku, name, unit and price_minor (a variant: sku, "
+    "parent_sku and variant_values). Money is integer minor units; price is per each, per kg (unit g) or per litre (ml).",
+    "properties": {
+        "sku": {"type": "string"}, "name": {"type": "string"}, "unit": {"enum": ["each", "g", "ml"]},
+        "price_minor": {"type": "integer"}, "cost_minor": {"type": "integer"}, "tax_category": {"type": "string"},
+        "department": {"type": "string"}, "category": {"type": "string"}, "supplier": {"type": "string"},
+        "supplier_sku": {"type": "string"}, "case_pack": {"type": "integer"}, "net_content": {"type": "integer"},
+        "net_unit": {"enum": ["", "g", "ml"]}, "active": {"type": "boolean"},
+        "variant_axes": {"type": "array", "items": {"type": "string"}}, "variant_values": {"type": "object"},
+        "parent_sku": {"type": "string"}, "kit_policy": {"enum": ["", "components", "assembled"]},
+        "components": {"type": "array", "items": {"type": "object", "properties": {"sku": {"type": "string"}, "qty": {"type": "integer"}}}},
+        "tiers": {"type": "object", "properties": {"member": {"type": "integer"}, "wholesale": {"type": "integer"}}},
+        "breaks": {"type": "array", "items": {"type": "object", "properties": {
+            "tier": {"enum": ["retail", "member", "wholesale"]}, "qty": {"type": "integer"}, "price_minor": {"type": "integer"}}}},
+        "modifier_groups": {"type": "array", "items": {"type": "string"}},
+        "barcodes": {"type": "array", "description": "POST only: codes, or {code, packaging: unit|inner|case, pack_qty}"},
+        "reason": {"type": "string", "description": "why; kept in the item's history"},
+        "effective_at": {"type": "string", "format": "date-time", "description": "PATCH only: apply at this time"}}}
+OPENAPI["paths"].update({
+    "/api/v1/items": {
+        "get": _op("Search items by scanned code, SKU or name; cursor pagination", "cashier and up, integration",
+                   {"200": {"description": "{items, next_cursor}"}}, params=[
+                       {"name": n, "in": "query", "required": False, "schema": {"type": "string"}}
+                       for n in ("q", "cursor", "limit", "department", "include_inactive", "parent")]),
+        "post": _op("Create an item (or a variant, with parent_sku)", "manager, owner, integration",
+                    {"201": dict(_ITEM["200"]), "409": {"description": "SKU or barcode already taken (names the holder)"},
+                     "422": {"description": "rule broken across fields or against the store"}}, body="ItemFields")},
+    "/api/v1/items/{sku}": {
+        "get": _op("One item, whole", "cashier and up, integration", _ITEM, params=_SKU),
+        "patch": _op("Change fields: a manager's price, cost, tax and unit changes become a change request; "
+                     "effective_at schedules the whole change", "manager, owner, integration",
+                     {"200": {"description": "{item, applied, request}"},
+                      "202": {"description": "nothing applied yet: {request} waits for approval or its time"}},
+                     body="ItemFields", params=_SKU)},
+    "/api/v1/items/{sku}/history": {"get": _op("Every change: who, when, old, new, why; and the item's requests",
+                                               "manager, owner, integration", {"200": {"description": "history"}}, params=_SKU)},
+    "/api/v1/items/{sku}/barcodes": {"post": _op("Add a barcode, or {generate: true} for an in-store EAN-13",
+                                                 "manager, owner, integration", {"201": {"description": "the barcode"},
+                                                  "409": {"description": "held by another item"}}, params=_SKU)},
+    "/api/v1/items/{sku}/barcodes/{code}": {"delete": _op("Remove a barcode", "manager, owner, integration",
+                                                          {"200": {"description": "removed"}}, params=[*_SKU, _path_param("code")])},
+    "/api/v1/items/{sku}/label": {"get": _op("A label job: kind shelf|sticker|weighed (weight_g), format zpl|tspl|escpos",
+                                             "manager, owner, integration", {"200": {"description": "printer bytes"}}, params=_SKU)},
+    "/api/v1/labels/queue": {"get": _op("Shelf labels waiting for reprint", "manager, owner, integration",
+                                        {"200": {"description": "{labels}"}})},
+    "/api/v1/labels/queue/render": {"post": _op("Render waiting labels ({format, ids?}) as one job; they leave the queue",
+                                                "manager, owner, integration", {"200": {"description": "printer bytes"}})},
+    "/api/v1/change-requests": {"get": _op("Change requests (?status=pending)", "manager, owner, integration",
+                                           {"200": {"description": "{requests}"}})},
+    "/api/v1/change-requests/{request_id}/{decision}": {"post": _op(
+        "approve or reject a request (owner; not one's own); the requester may reject (cancel) their own",
+        "manager, owner, integration", {"200": {"description": "the request"}, "409": {"description": "already decided, or stale"}},
+        params=[_path_param("request_id"), _path_param("decision")])},
+    "/api/v1/tax-categories": {"get": _op("The store's tax categories", "cashier and up, integration",
+                                          {"200": {"description": "{tax_categories}"}})},
+    "/api/v1/tax-categories/{tax_id}": {"put": _op("Create or change a tax category {name, rate_bp}", "owner, integration",
+                                                   {"200": {"description": "the category"}}, params=[_path_param("tax_id")])},
+    "/api/v1/modifier-groups": {"get": _op("Modifier groups and their options", "cashier and up, integration",
+                                           {"200": {"description": "{modifier_groups}"}})},
+    "/api/v1/modifier-groups/{group_id}": {"put": _op("Create or replace a modifier group", "owner, integration",
+                                                      {"200": {"description": "the group"}}, params=[_path_param("group_id")])},
+})

@@ -14,6 +14,8 @@ from apscheduler.schedulers.background import BackgroundScheduler
 
 from hub import sysinfo
 from hub.auth import Auth
+from hub.catalog import Catalog
+from hub.changes import APPLY_INTERVAL_S, ChangeControl
 from hub.clock import Clock, iso, system_clock
 from hub.config import Config
 from hub.db import Database
@@ -23,6 +25,7 @@ from hub.files import read_private, write_private
 from hub.forwarder import Forwarder
 from hub.live import Channels
 from hub.registry import LAST_SEEN_FLUSH_S, DeviceRegistry
+from hub.shelf_labels import ShelfLabels
 from hub.store import Store, canonical_hash, line_dict
 
 log = logging.getLogger(__name__)
@@ -58,6 +61,9 @@ class HubService:
         store = config["store"]
         self.store = Store(self.db, self.hub_id, store["currency"], clock, store["rcn_region"], store["rcn_pattern"],
                            store["rcn_check_price_digit"])
+        self.catalog = Catalog(self.store)
+        self.changes = ChangeControl(self.catalog)
+        self.labels = ShelfLabels(self.catalog)
         self.auth = Auth(self.db, clock)
         self.channels = Channels()
         self.registry = DeviceRegistry(self.db, self.channels, self.hub_id, config["store"]["name"],
@@ -86,6 +92,9 @@ class HubService:
         if self.forwarder:
             self.forwarder.start()
         self.scheduler.add_job(self.registry.flush_last_seen, "interval", seconds=LAST_SEEN_FLUSH_S, id="flush_last_seen")
+        # price changes that fell due while the hub was off apply now; the rest as their time comes
+        self.changes.apply_due()
+        self.scheduler.add_job(self.changes.apply_due, "interval", seconds=APPLY_INTERVAL_S, id="apply_due_changes")
         self.scheduler.start()
 
     def stop(self) -> None:
@@ -109,7 +118,7 @@ class HubService:
         catalog = self.store.items(r.sku for r in requests)
         store = self.config["store"]
         sale = sales.price_sale(sale_id, register_id, requests, tenders, catalog,
-                                store["prices_include_tax"], store["currency"])
+                                store["prices_include_tax"], store["currency"], sales.parse_tier(body))
         plan = self.registry.plan_receipt(register_id)
         response, created = self.store.record_sale(sale, request_hash, actor, plan)
         if not created:  # another request with this id committed first
@@ -122,11 +131,12 @@ class HubService:
 
     def quote(self, body: Any) -> dict[str, Any]:
         """Price a cart exactly as a sale would be priced, without recording anything."""
-        if not isinstance(body, dict) or set(body) - {"lines"}:
-            raise ValidationError("send {lines: [{sku, qty}]}", field="lines")
+        if not isinstance(body, dict) or set(body) - {"lines", "tier"}:
+            raise ValidationError("send {lines: [{sku, qty, modifiers}], tier}", field="lines")
         requests = sales.parse_lines(body.get("lines"))
         store = self.config["store"]
-        lines = sales.price_lines(requests, self.store.items(r.sku for r in requests), store["prices_include_tax"])
+        lines = sales.price_lines(requests, self.store.items(r.sku for r in requests), store["prices_include_tax"],
+                                  sales.parse_tier(body))
         return {"currency": store["currency"], "prices_include_tax": store["prices_include_tax"],
                 "lines": [line_dict(line) for line in lines],
                 "total_minor": sum(ln.total_minor for ln in lines), "tax_minor": sum(ln.tax_minor for ln in lines)}

@@ -7,12 +7,11 @@ import json
 import sqlite3
 import uuid
 from collections.abc import Iterable
-from dataclasses import asdict
 from typing import Any
 
 from hub.clock import Clock, iso, system_clock
 from hub.db import Database
-from hub.domain import barcodes, money
+from hub.domain import barcodes, kits, money, pricing
 from hub.domain.sale import CatalogItem, Sale, SaleLine
 from hub.errors import Conflict, NotFound, UnprocessableError
 
@@ -26,7 +25,8 @@ def canonical_hash(body: Any) -> str:
 def line_dict(ln: SaleLine) -> dict[str, Any]:
     return {"line_no": ln.line_no, "sku": ln.sku, "name": ln.name, "unit": ln.unit, "qty": ln.qty,
             "unit_price_minor": ln.unit_price_minor, "total_minor": ln.total_minor,
-            "tax_rate_bp": ln.tax_rate_bp, "tax_minor": ln.tax_minor}
+            "tax_rate_bp": ln.tax_rate_bp, "tax_minor": ln.tax_minor, "modifiers": list(ln.modifiers),
+            "saving_minor": ln.saving_minor}
 
 
 def normalize_code(code: str, region: str = "", pattern: str = "", check_price_digit: bool = True) -> str:
@@ -42,9 +42,11 @@ def normalize_code(code: str, region: str = "", pattern: str = "", check_price_d
 
 
 _RCN_KINDS = ("rcn_price", "rcn_weight", "rcn_count")
-_ITEM_BY_CODE = ("SELECT i.sku, i.name, i.unit, i.price_minor, i.tax_rate_bp, i.active, b.pack_qty "
-                 "FROM barcodes b JOIN items i ON i.sku = b.sku WHERE b.code IN ({}) LIMIT 1")
-_ITEM_BY_SKU = "SELECT sku, name, unit, price_minor, tax_rate_bp, active, 1 AS pack_qty FROM items WHERE sku = ?"
+_ITEM_BY_CODE = ("SELECT i.sku, i.name, i.unit, i.price_minor, t.rate_bp AS tax_rate_bp, i.active, b.pack_qty "
+                 "FROM barcodes b JOIN items i ON i.sku = b.sku JOIN tax_categories t ON t.id = i.tax_category "
+                 "WHERE b.code IN ({}) LIMIT 1")
+_ITEM_BY_SKU = ("SELECT i.sku, i.name, i.unit, i.price_minor, t.rate_bp AS tax_rate_bp, i.active, 1 AS pack_qty "
+                "FROM items i JOIN tax_categories t ON t.id = i.tax_category WHERE i.sku = ?")
 
 
 class Store:
@@ -116,34 +118,52 @@ class Store:
         }
 
     # -- catalog ----------------------------------------------------------------------------
-    def add_item(self, conn: sqlite3.Connection, item: CatalogItem, codes: Iterable[tuple[str, int]], actor: str, department: str = "") -> None:
-        now = iso(self.clock())
-        conn.execute(
-            "INSERT INTO items (sku, name, unit, price_minor, tax_rate_bp, department, active, created_at, updated_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (item.sku, item.name, item.unit, item.price_minor, item.tax_rate_bp, department, int(item.active), now, now),
-        )
-        for code, pack in codes:
-            key = normalize_code(code)
-            holder = conn.execute("SELECT sku FROM barcodes WHERE code = ?", (key,)).fetchone()
-            if holder:
-                raise Conflict(f"barcode {code} already belongs to item {holder[0]}; remove it there first", field="barcodes")
-            conn.execute("INSERT INTO barcodes (code, sku, pack_qty) VALUES (?, ?, ?)", (key, item.sku, pack))
-        conn.execute(
-            "INSERT INTO item_changes (sku, field, old, new, actor, at) VALUES (?, 'created', NULL, ?, ?, ?)",
-            (item.sku, json.dumps(asdict(item)), actor, now),
-        )
-        self.append_event(conn, "item.created", {**asdict(item), "barcodes": [c for c, _ in codes]})
-
     def items(self, skus: Iterable[str]) -> dict[str, CatalogItem]:
+        """Sellable items by SKU with everything pricing needs: tiers, breaks, modifiers, kit parts."""
         wanted = sorted(set(skus))
         if not wanted:
             return {}
+        conn = self.db.conn
+        marks = ",".join("?" * len(wanted))
+        rows = conn.execute(
+            "SELECT i.sku, i.name, i.unit, i.price_minor, t.rate_bp AS tax_rate_bp, i.active, i.kit_policy FROM items i "
+            f"JOIN tax_categories t ON t.id = i.tax_category WHERE i.sku IN ({marks})", wanted).fetchall()
+        tiers: dict[str, dict[str, int]] = {}
+        breaks: dict[str, dict[str, list[pricing.PriceBreak]]] = {}
+        for sku, tier, qty, price in conn.execute(
+                f"SELECT sku, tier, qty, price_minor FROM item_prices WHERE sku IN ({marks}) ORDER BY qty", wanted):
+            if qty == 1:
+                tiers.setdefault(sku, {})[tier] = price
+            else:
+                breaks.setdefault(sku, {}).setdefault(tier, []).append(pricing.PriceBreak(qty, price))
+        groups = self._modifier_groups(wanted)
+        parts: dict[str, list[tuple[str, int]]] = {}
+        for kit, comp, qty in conn.execute(
+                f"SELECT kit_sku, component_sku, qty FROM kit_components WHERE kit_sku IN ({marks}) ORDER BY component_sku", wanted):
+            parts.setdefault(kit, []).append((comp, qty))
+        out = {}
+        for r in rows:
+            sku = r["sku"]
+            prices = None
+            if sku in tiers or sku in breaks:
+                prices = pricing.PriceList(r["unit"], r["price_minor"], tiers.get(sku, {}),
+                                           {t: tuple(b) for t, b in breaks.get(sku, {}).items()})
+            out[sku] = CatalogItem(sku, r["name"], r["unit"], r["price_minor"], r["tax_rate_bp"], bool(r["active"]),
+                                   prices, groups.get(sku, ()), r["kit_policy"], tuple(parts.get(sku, ())))
+        return out
+
+    def _modifier_groups(self, skus: list[str]) -> dict[str, tuple[pricing.ModifierGroup, ...]]:
         rows = self.db.conn.execute(
-            f"SELECT sku, name, unit, price_minor, tax_rate_bp, active FROM items WHERE sku IN ({','.join('?' * len(wanted))})",
-            wanted,
-        ).fetchall()
-        return {r["sku"]: CatalogItem(r["sku"], r["name"], r["unit"], r["price_minor"], r["tax_rate_bp"], bool(r["active"])) for r in rows}
+            "SELECT m.sku, g.id, g.name, g.required, g.max_choices, o.id AS oid, o.name AS oname, o.delta_minor "
+            "FROM item_modifier_groups m JOIN modifier_groups g ON g.id = m.group_id "
+            "JOIN modifier_options o ON o.group_id = g.id "
+            f"WHERE m.sku IN ({','.join('?' * len(skus))}) ORDER BY m.sku, m.position, g.id, o.position, o.id", skus).fetchall()
+        found: dict[str, dict[str, tuple[sqlite3.Row, list[pricing.ModifierOption]]]] = {}
+        for r in rows:
+            group = found.setdefault(r["sku"], {}).setdefault(r["id"], (r, []))
+            group[1].append(pricing.ModifierOption(r["oid"], r["id"], r["oname"], r["delta_minor"]))
+        return {sku: tuple(pricing.ModifierGroup(g["id"], g["name"], bool(g["required"]), g["max_choices"], tuple(opts))
+                           for g, opts in by_group.values()) for sku, by_group in found.items()}
 
     def lookup(self, code: str) -> dict[str, Any]:
         """Resolve a scan to {item, qty, parsed, unit_price_minor, line_price_minor, embedded_price_minor}.
@@ -254,6 +274,19 @@ class Store:
         result: dict[str, Any] = json.loads(row["response"])
         return result
 
+    @staticmethod
+    def _stock_taken(conn: sqlite3.Connection, sale: Sale) -> list[tuple[str, int]]:
+        """(sku, qty) a sale takes from stock: a kit sold by its components takes those (hub.domain.kits)."""
+        taken: list[tuple[str, int]] = []
+        for ln in sale.lines:
+            policy = conn.execute("SELECT kit_policy FROM items WHERE sku = ?", (ln.sku,)).fetchone()
+            if policy is None or not policy[0]:
+                taken.append((ln.sku, ln.qty))
+                continue
+            parts = dict(conn.execute("SELECT component_sku, qty FROM kit_components WHERE kit_sku = ?", (ln.sku,)).fetchall())
+            taken.extend(kits.stock_effect(ln.sku, policy[0], ln.qty, parts))
+        return taken
+
     def register_exists(self, register_id: str) -> bool:
         return self.db.conn.execute("SELECT 1 FROM registers WHERE id = ?", (register_id,)).fetchone() is not None
 
@@ -291,17 +324,17 @@ class Store:
              sale.tendered_minor, sale.change_minor, created_at, request_hash, text),
         )
         conn.executemany(
-            "INSERT INTO sale_lines (sale_id, line_no, sku, name, unit, qty, unit_price_minor, total_minor, tax_rate_bp, tax_minor) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [(sale.id, ln.line_no, ln.sku, ln.name, ln.unit, ln.qty, ln.unit_price_minor, ln.total_minor, ln.tax_rate_bp, ln.tax_minor)
-             for ln in sale.lines],
+            "INSERT INTO sale_lines (sale_id, line_no, sku, name, unit, qty, unit_price_minor, total_minor, tax_rate_bp, "
+            "tax_minor, modifiers, saving_minor) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [(sale.id, ln.line_no, ln.sku, ln.name, ln.unit, ln.qty, ln.unit_price_minor, ln.total_minor, ln.tax_rate_bp,
+              ln.tax_minor, json.dumps(list(ln.modifiers)), ln.saving_minor) for ln in sale.lines],
         )
         conn.executemany(
             "INSERT INTO sale_tenders (sale_id, line_no, kind, amount_minor, reference) VALUES (?, ?, ?, ?, ?)",
             [(sale.id, i, t.kind, t.amount_minor, t.reference) for i, t in enumerate(sale.tenders, start=1)],
         )
-        conn.executemany(self._MOVE_SQL, [(ln.sku, location, -ln.qty, "sale", "", "sale", sale.id, actor,
-                                           sale.register_id, created_at) for ln in sale.lines])
+        conn.executemany(self._MOVE_SQL, [(sku, location, -qty, "sale", "", "sale", sale.id, actor, sale.register_id,
+                                           created_at) for sku, qty in self._stock_taken(conn, sale)])
         if receipt.get("job_id"):
             conn.execute("INSERT INTO print_jobs (job_id, sale_id, device_id, register_id, status, created_at) "
                          "VALUES (?, ?, ?, ?, 'queued', ?)",

@@ -2,22 +2,20 @@
 
 from __future__ import annotations
 
-import functools
-import hmac
 import json
 import logging
 import queue
 import secrets
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import timedelta
 from importlib import resources
-from typing import Any
 
 from flask import Flask, Response, g, redirect, request, session
 from werkzeug.exceptions import HTTPException
 
-from hub.auth import allows
-from hub.errors import BackroomError, Forbidden, NotFound, Unauthorized, ValidationError
+from hub.errors import BackroomError, NotFound, ValidationError
+from hub.http import _body, _json, requires
+from hub.items_api import items_blueprint
 from hub.live import CLOSE, HEARTBEAT_S, sse_stream
 from hub.openapi import OPENAPI
 from hub.service import HubService
@@ -25,13 +23,9 @@ from hub.service import HubService
 log = logging.getLogger(__name__)
 
 STATUS_PUSH_S = 2.0
-PAGES = {"status": "status.html", "register": "register.html", "login": "login.html"}
+PAGES = {"status": "status.html", "register": "register.html", "login": "login.html", "items": "items.html"}
 STATIC_TYPES = {".js": "text/javascript", ".css": "text/css", ".svg": "image/svg+xml",
                 ".json": "application/json", ".webmanifest": "application/manifest+json", ".png": "image/png"}
-
-
-def _json(data: Any, status: int = 200) -> Response:
-    return Response(json.dumps(data, separators=(",", ":")), status=status, mimetype="application/json")
 
 
 def _web_file(name: str) -> bytes:
@@ -39,52 +33,6 @@ def _web_file(name: str) -> bytes:
     if "/" in name or name.startswith(".") or not path.is_file():
         raise NotFound(f"no such file {name}")
     return path.read_bytes()
-
-
-def requires(*roles: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """A bearer token or a signed-in session with one of roles (or a higher person's role)."""
-    def wrap(view: Callable[..., Any]) -> Callable[..., Any]:
-        @functools.wraps(view)
-        def inner(*args: Any, **kwargs: Any) -> Any:
-            svc: HubService = g.svc
-            header = request.headers.get("Authorization", "")
-            if header:
-                scheme, _, token = header.partition(" ")
-                if scheme.lower() != "bearer" or not token:
-                    raise Unauthorized("Authorization must be 'Bearer <token>'")
-                role, token_id = svc.auth.token_role(token.strip())
-                g.actor = f"token:{token_id[:8]}"
-            elif "user" in session:
-                # the role is read again on each request: a disabled or demoted person loses it at once
-                current = svc.auth.current_role(session["user"])
-                if current is None:
-                    session.clear()
-                    raise Unauthorized("your sign-in is no longer valid; sign in again")
-                role = current
-                g.actor = f"user:{session['user']}"
-                if request.method not in ("GET", "HEAD", "OPTIONS"):
-                    sent = request.headers.get("X-CSRF-Token", "")
-                    if not hmac.compare_digest(sent, session.get("csrf", "")):
-                        raise Forbidden("missing or wrong X-CSRF-Token header; reload the page", code="csrf")
-            else:
-                raise Unauthorized("sign in, or send 'Authorization: Bearer <token>'")
-            if not allows(role, roles):
-                raise Forbidden(f"role {role} may not do this; it needs {' or '.join(roles)}")
-            g.role = role
-            return view(*args, **kwargs)
-
-        return inner
-
-    return wrap
-
-
-def _body() -> Any:
-    if not request.is_json:
-        raise ValidationError("send a JSON body with Content-Type: application/json")
-    try:
-        return json.loads(request.get_data())
-    except ValueError as exc:
-        raise ValidationError(f"the body is not valid JSON: {exc}") from None
 
 
 def create_app(svc: HubService) -> Flask:
@@ -113,6 +61,8 @@ def create_app(svc: HubService) -> Flask:
         log.exception("unexpected error on %s %s", request.method, request.path)
         return _json({"error": {"code": "internal", "message": "the hub hit an unexpected error; it is in the hub's log",
                                 "field": None}}, 500)
+
+    app.register_blueprint(items_blueprint(svc))
 
     @app.get("/healthz")
     def healthz() -> Response:
@@ -157,6 +107,8 @@ def create_app(svc: HubService) -> Flask:
     app.add_url_rule("/", "index", lambda: redirect("/status"))
     app.add_url_rule("/status", "status_page", lambda: page("status"))
     app.add_url_rule("/register/<register_id>", "register_page", lambda register_id: page("register"))
+    app.add_url_rule("/items", "items_page", lambda: page("items"))
+    app.add_url_rule("/items/<sku>", "item_page", lambda sku: page("items"))
 
     @app.get("/static/<name>")
     def static_file(name: str) -> Response:

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import sqlite3
 import time
 from collections.abc import Callable
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
+
+if TYPE_CHECKING:
+    from hub.domain.sale import CatalogItem
+    from hub.store import Store
 
 T = TypeVar("T")
 WAIT_S = 10.0  # how long a test waits for something that should happen; never asserted on
@@ -20,3 +25,18 @@ def wait_until(check: Callable[[], T], what: str = "condition", timeout: float =
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout} s waiting for {what}")
         time.sleep(0.01)
+
+
+def add_item(store: Store, conn: sqlite3.Connection, item: CatalogItem, codes: list[tuple[str, int]],
+             actor: str = "test", department: str = "") -> None:
+    """Add an item the way the hub does (hub.catalog), with a tax category named after its rate."""
+    from hub.catalog import Catalog
+
+    catalog = Catalog(store)
+    tax_id = f"rate_{item.tax_rate_bp}" if item.tax_rate_bp else "zero"
+    if item.tax_rate_bp:
+        catalog.put_tax_category(conn, tax_id, f"{item.tax_rate_bp / 100:.2f}%", item.tax_rate_bp, actor)
+    fields = {"name": item.name, "unit": item.unit, "price_minor": item.price_minor, "tax_category": tax_id,
+              "active": item.active, "department": department}
+    catalog.create(conn, item.sku, fields, actor,
+                   barcodes=[{"code": c, "packaging": "unit" if n == 1 else "case", "pack_qty": n} for c, n in codes])

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from hub.domain import money
+from hub.domain import money, pricing
 from hub.errors import UnprocessableError, ValidationError
 
 MAX_LINES = 500
@@ -25,12 +25,17 @@ class CatalogItem:
     price_minor: int
     tax_rate_bp: int
     active: bool = True
+    prices: pricing.PriceList | None = None  # tiers and breaks; None: retail price_minor only
+    modifier_groups: tuple[pricing.ModifierGroup, ...] = ()
+    kit_policy: str = ""
+    components: tuple[tuple[str, int], ...] = ()
 
 
 @dataclass(frozen=True)
 class LineRequest:
     sku: str
     qty: int
+    modifiers: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -51,6 +56,8 @@ class SaleLine:
     total_minor: int
     tax_rate_bp: int
     tax_minor: int
+    modifiers: tuple[str, ...] = ()
+    saving_minor: int = 0  # what quantity breaks took off, before tax
 
 
 @dataclass(frozen=True)
@@ -101,10 +108,10 @@ def parse_request(body: Any) -> tuple[str, str, list[LineRequest], list[Tender]]
     """Check a POST /sales body: {id, register_id, lines: [{sku, qty}], tenders: [{kind, amount_minor}]}."""
     if not isinstance(body, dict):
         raise ValidationError("the request body must be a JSON object")
-    unknown = set(body) - {"id", "register_id", "lines", "tenders"}
+    unknown = set(body) - {"id", "register_id", "lines", "tenders", "tier"}
     if unknown:
         name = sorted(unknown)[0]
-        raise ValidationError(f"unknown field {name!r}; allowed: id, register_id, lines, tenders", field=name)
+        raise ValidationError(f"unknown field {name!r}; allowed: id, register_id, lines, tenders, tier", field=name)
     raw_id = _str(body.get("id"), "id", 64)
     try:
         sale_id = str(uuid.UUID(raw_id))
@@ -151,8 +158,25 @@ def parse_lines(raw_lines: Any) -> list[LineRequest]:
     for i, raw in enumerate(raw_lines):
         if not isinstance(raw, dict):
             raise ValidationError(f"lines[{i}] must be an object {{sku, qty}}", field=f"lines[{i}]")
-        lines.append(LineRequest(_str(raw.get("sku"), f"lines[{i}].sku", 64), _int(raw.get("qty"), f"lines[{i}].qty", 1, MAX_QTY)))
+        extra = set(raw) - {"sku", "qty", "modifiers"}
+        if extra:
+            name = sorted(extra)[0]
+            raise ValidationError(f"lines[{i}] has an unknown field {name!r}; allowed: sku, qty, modifiers",
+                                  field=f"lines[{i}].{name}")
+        mods = raw.get("modifiers", [])
+        if not isinstance(mods, list) or len(mods) > 20 or not all(isinstance(m, str) and 0 < len(m) <= 40 for m in mods):
+            raise ValidationError(f"lines[{i}].modifiers must be a list of modifier option ids", field=f"lines[{i}].modifiers")
+        lines.append(LineRequest(_str(raw.get("sku"), f"lines[{i}].sku", 64), _int(raw.get("qty"), f"lines[{i}].qty", 1, MAX_QTY),
+                                 tuple(mods)))
     return lines
+
+
+def parse_tier(body: Mapping[str, Any]) -> str:
+    """The customer's price tier for a sale or quote: retail unless the register says member or wholesale."""
+    tier = body.get("tier", "retail")
+    if tier not in pricing.TIERS:
+        raise ValidationError(f"tier must be one of {', '.join(pricing.TIERS)} (got {tier!r})", field="tier")
+    return str(tier)
 
 
 def price_sale(
@@ -163,9 +187,10 @@ def price_sale(
     catalog: Mapping[str, CatalogItem],
     prices_include_tax: bool,
     currency: str = "",
+    tier: str = "retail",
 ) -> Sale:
     """Price every line from the catalog (never from the client) and settle the tenders."""
-    lines = price_lines(requests, catalog, prices_include_tax)
+    lines = price_lines(requests, catalog, prices_include_tax, tier)
     total = sum(line.total_minor for line in lines)
     tendered = sum(t.amount_minor for t in tenders)
     if tendered < total:
@@ -180,8 +205,9 @@ def price_sale(
     )
 
 
-def price_lines(requests: list[LineRequest], catalog: Mapping[str, CatalogItem], prices_include_tax: bool) -> list[SaleLine]:
-    """The one pricing rule: catalog price x quantity, rounded once, with tax per line."""
+def price_lines(requests: list[LineRequest], catalog: Mapping[str, CatalogItem], prices_include_tax: bool,
+                tier: str = "retail") -> list[SaleLine]:
+    """Each line priced by pricing.price_line (tiers, breaks, modifiers), with tax per line."""
     lines = []
     for no, req in enumerate(requests, start=1):
         item = catalog.get(req.sku)
@@ -189,12 +215,19 @@ def price_lines(requests: list[LineRequest], catalog: Mapping[str, CatalogItem],
             raise UnprocessableError(f"line {no}: no item with SKU {req.sku!r} is in the catalog", field=f"lines[{no - 1}].sku")
         if not item.active:
             raise UnprocessableError(f"{item.name} ({item.sku}) is inactive and cannot be sold", field=f"lines[{no - 1}].sku")
-        gross = money.line_total(item.unit, req.qty, item.price_minor)
+        try:
+            options = pricing.choose_modifiers(item.modifier_groups, req.modifiers)
+        except UnprocessableError as exc:
+            raise UnprocessableError(f"line {no} ({item.name}): {exc.message}", field=f"lines[{no - 1}].modifiers") from None
+        prices = item.prices or pricing.PriceList(item.unit, item.price_minor)
+        priced = pricing.price_line(prices, req.qty, tier, options)
+        gross = priced.total_minor
         if prices_include_tax:
             tax = money.tax_included(gross, item.tax_rate_bp)
             total = gross
         else:
             tax = money.tax_added(gross, item.tax_rate_bp)
             total = gross + tax
-        lines.append(SaleLine(no, item.sku, item.name, item.unit, req.qty, item.price_minor, total, item.tax_rate_bp, tax))
+        lines.append(SaleLine(no, item.sku, item.name, item.unit, req.qty, priced.unit_price_minor, total, item.tax_rate_bp,
+                              tax, tuple(o.id for o in options), priced.base_minor + priced.modifiers_minor - gross))
     return lines

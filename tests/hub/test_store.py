@@ -10,6 +10,7 @@ from hub.db import Database, migrate
 from hub.domain.sale import CatalogItem, LineRequest, Tender, price_sale
 from hub.errors import Conflict, NotFound, UnprocessableError
 from hub.store import Store, canonical_hash
+from tests.helpers import add_item
 
 ITEMS = [CatalogItem("A", "Apple juice", "each", 249, 2000), CatalogItem("B", "Bananas", "g", 199, 700)]
 
@@ -19,8 +20,8 @@ def store(tmp_path: Path) -> Store:
     db = Database(tmp_path / "hub.sqlite3").open()
     s = Store(db, "h1", "EUR")
     with db.write() as conn:
-        s.add_item(conn, ITEMS[0], [("4006381333931", 1), ("14006381333938", 6)], actor="test")
-        s.add_item(conn, ITEMS[1], [("4011", 1)], actor="test")
+        add_item(s, conn, ITEMS[0], [("4006381333931", 1), ("14006381333938", 6)], actor="test")
+        add_item(s, conn, ITEMS[1], [("4011", 1)], actor="test")
         conn.execute("INSERT INTO registers (id, name) VALUES ('till-1', 'Till 1')")
     yield s
     db.close()
@@ -36,16 +37,16 @@ def sell(store: Store, lines: list[tuple[str, int]], sale_id: str | None = None)
 
 def test_database_is_wal_and_migrations_are_idempotent(tmp_path: Path) -> None:
     path = tmp_path / "x.sqlite3"
-    assert migrate(path) == migrate(path) == 1
+    assert migrate(path) == migrate(path) == 2
     conn = sqlite3.connect(path)
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    assert conn.execute("SELECT count(*) FROM schema_migrations").fetchone()[0] == 1
+    assert conn.execute("SELECT count(*) FROM schema_migrations").fetchone()[0] == 2
     conn.close()
 
 
 def test_a_barcode_belongs_to_one_item(store: Store) -> None:
     with pytest.raises(Conflict, match="already belongs to item A"), store.db.write() as conn:
-        store.add_item(conn, CatalogItem("C", "Copy", "each", 1, 0), [("4006381333931", 1)], actor="t")
+        add_item(store, conn, CatalogItem("C", "Copy", "each", 1, 0), [("4006381333931", 1)], actor="t")
     assert store.items(["C"]) == {}  # the whole add rolled back
 
 
@@ -124,7 +125,7 @@ def test_an_8_digit_code_is_found_whichever_way_the_scanner_read_it(store: Store
     # 10000007 is a valid EAN-8 and a valid UPC-E (of UPC-A 100000000007): stored one way,
     # found both with the EAN-8 AIM prefix, the UPC-E one, and none
     with store.db.write() as conn:
-        store.add_item(conn, CatalogItem("E8", "Mints", "each", 99, 0), [("10000007", 1)], actor="t")
+        add_item(store, conn, CatalogItem("E8", "Mints", "each", 99, 0), [("10000007", 1)], actor="t")
     for scan in ("10000007", "]E410000007", "]E010000007"):
         assert store.lookup(scan)["item"]["sku"] == "E8", scan
 
@@ -143,9 +144,9 @@ def test_every_reading_of_an_8_digit_code_is_a_valid_gtin(payload: str) -> None:
 def scale_store(store: Store) -> Store:
     """The store fixture with scale-label items: cheese by weight, a cake priced per label, eggs by count."""
     with store.db.write() as conn:
-        store.add_item(conn, CatalogItem("CHEESE", "Cheddar", "g", 1890, 700), [("2302148200006", 1)], actor="t")
-        store.add_item(conn, CatalogItem("CAKE", "Cake", "each", 0, 700), [("2012345000001", 1)], actor="t")
-        store.add_item(conn, CatalogItem("12346", "Rolls", "g", 500, 700), [], actor="t")
+        add_item(store, conn, CatalogItem("CHEESE", "Cheddar", "g", 1890, 700), [("2302148200006", 1)], actor="t")
+        add_item(store, conn, CatalogItem("CAKE", "Cake", "each", 0, 700), [("2012345000001", 1)], actor="t")
+        add_item(store, conn, CatalogItem("12346", "Rolls", "g", 500, 700), [], actor="t")
     return store
 
 

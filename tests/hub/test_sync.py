@@ -21,6 +21,7 @@ from hub.service import serve
 from hub.sink import create_sink_app
 from hub.store import Store
 from hub.sync_protocol import full_jitter, sign, verify
+from tests.helpers import add_item
 
 SECRET = "s3cret"
 
@@ -61,7 +62,7 @@ def store(tmp_path: Path) -> Iterator[Store]:
     db = Database(tmp_path / "hub.sqlite3").open()
     s = Store(db, "h1", "EUR")
     with db.write() as conn:
-        s.add_item(conn, CatalogItem("A", "Apple juice", "each", 249, 2000), [("4006381333931", 1)], actor="t")
+        add_item(s, conn, CatalogItem("A", "Apple juice", "each", 249, 2000), [("4006381333931", 1)], actor="t")
         conn.execute("INSERT INTO registers (id, name) VALUES ('till-1', 'Till 1')")
     yield s
     db.close()

@@ -1,3 +1,4 @@
+import re
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,7 +12,10 @@ from hub.service import HubService
 from hub.web import create_app
 from tests.conftest import hub_config
 
-OPEN = {"/healthz", "/login", "/logout", "/", "/status", "/register/<register_id>", "/static/<name>"}
+PLACEHOLDERS = {"<register_id>": "till-1", "<sku>": "D1001", "<int:request_id>": "1",
+                "<any(approve, reject):decision>": "approve"}
+OPEN = {"/healthz", "/login", "/logout", "/", "/status", "/register/<register_id>", "/static/<name>",
+        "/items", "/items/<sku>"}
 
 
 @pytest.fixture
@@ -44,7 +48,7 @@ def test_every_api_route_but_healthz_needs_a_token(svc: HubService, client: Flas
     rules = [r for r in create_app(svc).url_map.iter_rules() if r.endpoint != "static_file" and r.rule not in OPEN]
     assert len(rules) >= 8
     for rule in rules:
-        path = rule.rule.replace("<register_id>", "till-1").replace("<device_id>", "d").replace("<sku>", "D1001")
+        path = re.sub(r"<[^>]+>", lambda m: PLACEHOLDERS.get(m.group(0), "x"), rule.rule)
         for method in rule.methods - {"HEAD", "OPTIONS"}:
             resp = client.open(path, method=method, json={})
             assert resp.status_code == 401, f"{method} {path} answered {resp.status_code} without a token"
@@ -106,6 +110,17 @@ def test_session_login_needs_csrf_for_writes(client: FlaskClient) -> None:
     assert client.post("/api/v1/sales", json=sale_body()).status_code == 403
     assert client.post("/api/v1/sales", json=sale_body(), headers={"X-CSRF-Token": csrf}).status_code == 201
     assert client.get("/api/v1/status").status_code == 403  # a cashier doesn't see the owner's page data
+
+
+def test_every_api_route_is_in_the_openapi_document(svc: HubService, client: FlaskClient) -> None:
+    doc = client.get("/api/v1/openapi.json", headers=bearer(svc, "integration")).json
+    for rule in create_app(svc).url_map.iter_rules():
+        if not rule.rule.startswith("/api/v1/"):
+            continue
+        path = re.sub(r"<(?:[^:>]+:)?([^>]+)>", r"{\1}", rule.rule)
+        assert path in doc["paths"], f"{rule.rule} is not in the OpenAPI document"
+        for method in rule.methods - {"HEAD", "OPTIONS"}:
+            assert method.lower() in doc["paths"][path], f"{method} {path} is not documented"
 
 
 def test_openapi_lists_the_core_operations(svc: HubService, client: FlaskClient) -> None:

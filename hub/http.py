@@ -1,0 +1,65 @@
+"""What every API route shares: the JSON answer, the JSON body, and the role check."""
+
+from __future__ import annotations
+
+import functools
+import hmac
+import json
+from collections.abc import Callable
+from typing import Any
+
+from flask import Response, g, request, session
+
+from hub.auth import allows
+from hub.errors import Forbidden, Unauthorized, ValidationError
+from hub.service import HubService
+
+
+def _json(data: Any, status: int = 200) -> Response:
+    return Response(json.dumps(data, separators=(",", ":")), status=status, mimetype="application/json")
+
+
+def requires(*roles: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """A bearer token or a signed-in session with one of roles (or a higher person's role)."""
+    def wrap(view: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(view)
+        def inner(*args: Any, **kwargs: Any) -> Any:
+            svc: HubService = g.svc
+            header = request.headers.get("Authorization", "")
+            if header:
+                scheme, _, token = header.partition(" ")
+                if scheme.lower() != "bearer" or not token:
+                    raise Unauthorized("Authorization must be 'Bearer <token>'")
+                role, token_id = svc.auth.token_role(token.strip())
+                g.actor = f"token:{token_id[:8]}"
+            elif "user" in session:
+                # the role is read again on each request: a disabled or demoted person loses it at once
+                current = svc.auth.current_role(session["user"])
+                if current is None:
+                    session.clear()
+                    raise Unauthorized("your sign-in is no longer valid; sign in again")
+                role = current
+                g.actor = f"user:{session['user']}"
+                if request.method not in ("GET", "HEAD", "OPTIONS"):
+                    sent = request.headers.get("X-CSRF-Token", "")
+                    if not hmac.compare_digest(sent, session.get("csrf", "")):
+                        raise Forbidden("missing or wrong X-CSRF-Token header; reload the page", code="csrf")
+            else:
+                raise Unauthorized("sign in, or send 'Authorization: Bearer <token>'")
+            if not allows(role, roles):
+                raise Forbidden(f"role {role} may not do this; it needs {' or '.join(roles)}")
+            g.role = role
+            return view(*args, **kwargs)
+
+        return inner
+
+    return wrap
+
+
+def _body() -> Any:
+    if not request.is_json:
+        raise ValidationError("send a JSON body with Content-Type: application/json")
+    try:
+        return json.loads(request.get_data())
+    except ValueError as exc:
+        raise ValidationError(f"the body is not valid JSON: {exc}") from None

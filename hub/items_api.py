@@ -1,0 +1,154 @@
+"""REST routes of the item master: items, barcodes, history, change requests, tax categories,
+modifier groups and labels. Roles: cashiers read; managers edit (money fields by request);
+owners approve and set store-wide tax and modifier settings."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, g, request
+
+from hub.errors import NotFound, ValidationError
+from hub.http import _body, _json, requires
+from hub.service import HubService
+
+MAX_PAGE = 200
+
+
+def _int_arg(name: str, default: int, low: int, high: int) -> int:
+    raw = request.args.get(name, "")
+    if not raw:
+        return default
+    if not raw.isdigit() or not low <= int(raw) <= high:
+        raise ValidationError(f"{name} must be a whole number from {low} to {high} (got {raw!r})", field=name)
+    return int(raw)
+
+
+def _flag(name: str) -> bool:
+    return request.args.get(name, "").lower() in ("1", "true", "yes")
+
+
+def items_blueprint(svc: HubService) -> Blueprint:
+    bp = Blueprint("items", __name__, url_prefix="/api/v1")
+    catalog, changes = svc.catalog, svc.changes
+
+    @bp.get("/items")
+    @requires("cashier", "integration")
+    def list_items() -> Response:
+        return _json(catalog.search(request.args.get("q", "")[:128], request.args.get("cursor", ""),
+                                    _int_arg("limit", 50, 1, MAX_PAGE), request.args.get("department", ""),
+                                    _flag("include_inactive"), request.args.get("parent", "")))
+
+    @bp.post("/items")
+    @requires("manager", "integration")
+    def create_item() -> Response:
+        return _json(changes.create(_body(), g.actor, g.role), 201)
+
+    @bp.get("/items/<sku>")
+    @requires("cashier", "integration")
+    def get_item(sku: str) -> Response:
+        return _json(catalog.get(sku))
+
+    @bp.patch("/items/<sku>")
+    @requires("manager", "integration")
+    def edit_item(sku: str) -> Response:
+        result = changes.edit(sku, _body(), g.actor, g.role)
+        return _json(result, 202 if result["request"] and not result["applied"] else 200)
+
+    @bp.get("/items/<sku>/history")
+    @requires("manager", "integration")
+    def item_history(sku: str) -> Response:
+        return _json({"sku": sku, "changes": catalog.history(sku), "requests": changes.requests(sku=sku)})
+
+    @bp.post("/items/<sku>/barcodes")
+    @requires("manager", "integration")
+    def add_barcode(sku: str) -> Response:
+        body = _body()
+        if not isinstance(body, dict):
+            raise ValidationError('send {"code": ..., "packaging": "unit", "pack_qty": 1} or {"generate": true}')
+        with svc.db.write() as conn:
+            if catalog.read(conn, sku) is None:
+                raise NotFound(f"no item with SKU {sku}", field="sku")
+            if body.get("generate") is True:
+                record = catalog.generate_barcode(conn, sku, g.actor, svc.config["store"]["internal_prefix"],
+                                                  body.get("packaging", "unit"), body.get("pack_qty", 1))
+            else:
+                record = catalog.add_barcode(conn, sku, body.get("code"), g.actor, body.get("packaging", "unit"),
+                                             body.get("pack_qty", 1))
+        return _json(record, 201)
+
+    @bp.delete("/items/<sku>/barcodes/<code>")
+    @requires("manager", "integration")
+    def remove_barcode(sku: str, code: str) -> Response:
+        with svc.db.write() as conn:
+            catalog.remove_barcode(conn, sku, code, g.actor)
+        return _json({"ok": True})
+
+    @bp.get("/items/<sku>/label")
+    @requires("manager", "integration")
+    def item_label(sku: str) -> Response:
+        weight = request.args.get("weight_g")
+        data = svc.labels.render_item(sku, request.args.get("kind", "shelf"), request.args.get("format", "zpl"),
+                                      int(weight) if weight and weight.isdigit() else None,
+                                      _int_arg("copies", 1, 1, 100))
+        return Response(data, mimetype="application/octet-stream",
+                        headers={"Content-Disposition": f'attachment; filename="{sku}.{request.args.get("format", "zpl")}"'})
+
+    @bp.get("/labels/queue")
+    @requires("manager", "integration")
+    def label_queue() -> Response:
+        return _json({"labels": svc.labels.queue()})
+
+    @bp.post("/labels/queue/render")
+    @requires("manager", "integration")
+    def render_queue() -> Response:
+        body = _body()
+        if not isinstance(body, dict):
+            raise ValidationError('send {"format": "zpl", "ids": [1, 2]}')
+        data = svc.labels.render_queue(body.get("ids"), body.get("format", "zpl"), g.actor)
+        return Response(data, mimetype="application/octet-stream")
+
+    @bp.get("/change-requests")
+    @requires("manager", "integration")
+    def change_requests() -> Response:
+        return _json({"requests": changes.requests(request.args.get("status") or None)})
+
+    @bp.post("/change-requests/<int:request_id>/<any(approve, reject):decision>")
+    @requires("manager", "integration")
+    def decide(request_id: int, decision: str) -> Response:
+        body = request.get_json(silent=True) if request.is_json else None
+        note = body.get("note", "") if isinstance(body, dict) else ""
+        if not isinstance(note, str):
+            raise ValidationError("note must be text", field="note")
+        return _json(changes.decide(request_id, decision == "approve", g.actor, g.role, note))
+
+    @bp.get("/tax-categories")
+    @requires("cashier", "integration")
+    def tax_categories() -> Response:
+        return _json({"tax_categories": catalog.tax_categories()})
+
+    @bp.put("/tax-categories/<tax_id>")
+    @requires("owner", "integration")
+    def put_tax_category(tax_id: str) -> Response:
+        body = _body()
+        if not isinstance(body, dict):
+            raise ValidationError('send {"name": "Standard rate", "rate_bp": 2000}')
+        with svc.db.write() as conn:
+            result = catalog.put_tax_category(conn, tax_id, body.get("name"), body.get("rate_bp"), g.actor,
+                                              str(body.get("reason", ""))[:500])
+        return _json(result)
+
+    @bp.get("/modifier-groups")
+    @requires("cashier", "integration")
+    def modifier_groups() -> Response:
+        return _json({"modifier_groups": catalog.modifier_groups()})
+
+    @bp.put("/modifier-groups/<group_id>")
+    @requires("owner", "integration")
+    def put_modifier_group(group_id: str) -> Response:
+        body = _body()
+        if not isinstance(body, dict) or body.get("id", group_id) != group_id:
+            raise ValidationError("send the group as an object whose id matches the URL", field="id")
+        with svc.db.write() as conn:
+            result = catalog.put_modifier_group(conn, {**body, "id": group_id}, g.actor)
+        return _json(result)
+
+    return bp
