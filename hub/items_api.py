@@ -85,10 +85,9 @@ def items_blueprint(svc: HubService) -> Blueprint:
     @bp.get("/items/<sku>/label")
     @requires("manager", "integration")
     def item_label(sku: str) -> Response:
-        weight = request.args.get("weight_g")
+        weight = _int_arg("weight_g", 0, 1, 1_000_000) or None
         data = svc.labels.render_item(sku, request.args.get("kind", "shelf"), request.args.get("format", "zpl"),
-                                      int(weight) if weight and weight.isdigit() else None,
-                                      _int_arg("copies", 1, 1, 100))
+                                      weight, _int_arg("copies", 1, 1, 100), request.args.get("symbology", ""))
         return Response(data, mimetype="application/octet-stream",
                         headers={"Content-Disposition": f'attachment; filename="{sku}.{request.args.get("format", "zpl")}"'})
 

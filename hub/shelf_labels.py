@@ -27,7 +27,7 @@ class ShelfLabels:
     def _money(self, minor: int) -> str:
         return money.format_minor(minor, self.store.currency)
 
-    def label(self, sku: str, kind: str, weight_g: int | None = None) -> labels.Label:
+    def label(self, sku: str, kind: str, weight_g: int | None = None, symbology: str = "") -> labels.Label:
         if kind not in KINDS:
             raise ValidationError(f"kind must be one of {', '.join(KINDS)} (got {kind!r})", field="kind")
         item = self.catalog.get(sku)
@@ -37,8 +37,15 @@ class ShelfLabels:
             return self._weighed(item, weight_g, unit_price)
         unit_codes = [b["code"] for b in item["barcodes"] if b["packaging"] == "unit"]
         code = unit_codes[0].lstrip("0") if unit_codes else ""
+        if symbology not in ("", *labels.SYMBOLOGIES):
+            raise ValidationError(f"symbology must be one of {', '.join(labels.SYMBOLOGIES)} (got {symbology!r})",
+                                  field="symbology")
         if unit_codes and len(unit_codes[0]) == 14 and unit_codes[0][0] == "0":
-            barcode, symbology = unit_codes[0][1:], "ean13"  # GTIN-13 (and UPC-A as 0 + 12) print as EAN-13
+            # GTIN-13 (and UPC-A as 0 + 12) print as EAN-13 unless Code 128 is asked for
+            barcode, symbology = unit_codes[0][1:], symbology or "ean13"
+        elif symbology == "ean13":
+            raise UnprocessableError(f"{sku} has no EAN-13 barcode; give it one (or generate an in-store code) "
+                                     "or print Code 128", field="symbology")
         else:
             barcode, symbology = (code or sku), "code128"
         price = self._money(item["price_minor"]) + (" per kg" if item["unit"] == "g" else " per l" if item["unit"] == "ml" else "")
@@ -54,7 +61,8 @@ class ShelfLabels:
         store = self.store
         ref = ""
         for b in item["barcodes"]:
-            parsed = parse(b["code"], store.rcn_region, store.rcn_pattern, store.rcn_check_price_digit)
+            stored = b["code"][1:] if len(b["code"]) == 14 and b["code"][0] == "0" else b["code"]  # GTIN-14 -> EAN-13
+            parsed = parse(stored, store.rcn_region, store.rcn_pattern, store.rcn_check_price_digit)
             if parsed.kind in ("rcn_price", "rcn_weight") and parsed.item_ref:
                 ref = parsed.item_ref
                 break
@@ -68,13 +76,14 @@ class ShelfLabels:
         except ValueError as exc:
             raise UnprocessableError(f"cannot make a price label for {item['sku']}: {exc}", field="weight_g") from None
         packed = iso(store.clock())[:10]
-        return labels.Label(item["name"], self._money(total), unit_price, code, "ean13" if len(code) == 13 else "code128",
-                            (f"Net {weight_g / 1000:.3f} kg", f"Packed {packed}"))
+        # weight and unit price share a line so the label fits a 50 x 30 mm roll
+        return labels.Label(item["name"], self._money(total), "", code, "ean13" if len(code) == 13 else "code128",
+                            (f"{weight_g / 1000:.3f} kg at {unit_price}", f"Packed {packed}"))
 
-    def render_item(self, sku: str, kind: str, fmt: str, weight_g: int | None, copies: int) -> bytes:
+    def render_item(self, sku: str, kind: str, fmt: str, weight_g: int | None, copies: int, symbology: str = "") -> bytes:
         if fmt not in labels.FORMATS:
             raise ValidationError(f"format must be one of {', '.join(labels.FORMATS)} (got {fmt!r})", field="format")
-        return self._render(self.label(sku, kind, weight_g), fmt, copies)
+        return self._render(self.label(sku, kind, weight_g, symbology), fmt, copies)
 
     @staticmethod
     def _render(label: labels.Label, fmt: str, copies: int = 1) -> bytes:

@@ -264,3 +264,29 @@ def test_shelf_label_and_reprint_queue(client: FlaskClient, h: dict, tea: dict) 
     assert job.status_code == 200 and b"2.59" in job.data
     assert client.get("/api/v1/labels/queue", headers=h["manager"]).json["labels"] == []
     assert client.get("/api/v1/items/TEA/label?format=pdf", headers=h["manager"]).status_code == 400
+
+
+def test_a_weighed_goods_label_carries_its_price_in_the_barcode(tmp_path: Path, clock: Clock) -> None:
+    svc = HubService(hub_config(tmp_path / "gb", store={"rcn_region": "GB", "currency": "GBP"}), clock=clock)
+    try:
+        client = create_app(svc).test_client()
+        owner = {"Authorization": f"Bearer {svc.auth.create_token('owner')}"}
+        # the cheese's label code in the GB layout: 20, item 12345, price check digit and price zeroed
+        zeroed = "201234500000" + str(check_digit("201234500000"))
+        body = {"sku": "CHEDDAR", "name": "Cheddar", "unit": "g", "price_minor": 1890, "barcodes": [zeroed]}
+        assert client.post("/api/v1/items", json=body, headers=owner).status_code == 201
+        label = client.get("/api/v1/items/CHEDDAR/label?kind=weighed&weight_g=512&format=zpl", headers=owner)
+        assert label.status_code == 200, label.json
+        digits = next(tok for tok in label.data.decode().split("^FD") if tok[:2] == "20").split("^FS")[0]
+        assert len(digits) == 12  # ^BE takes 12 digits; the printer adds the check digit
+        code = digits + str(check_digit(digits))
+        parsed = parse(code, "GB")
+        assert (parsed.kind, parsed.item_ref, parsed.price_minor) == ("rcn_price", "12345", 968)  # 0.512 kg at 18.90
+        scanned = client.get(f"/api/v1/lookup?code={code}", headers=owner).json
+        assert (scanned["item"]["sku"], scanned["line_price_minor"]) == ("CHEDDAR", 968)
+        each = client.get("/api/v1/items/CHEDDAR/label?kind=weighed", headers=owner)
+        assert each.status_code == 400 and each.json["error"]["field"] == "weight_g"
+        as128 = client.get("/api/v1/items/CHEDDAR/label?symbology=code128&format=tspl", headers=owner)
+        assert as128.status_code == 200 and b'"128"' in as128.data
+    finally:
+        svc.stop()
