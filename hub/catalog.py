@@ -33,6 +33,11 @@ def _column_value(field: str, value: Any) -> Any:
     return value
 
 
+def display_code(code: str) -> str:
+    """A stored GTIN-14 as printed under its bars: 13 digits for an EAN-13 or a UPC-A (0 + 12)."""
+    return code[1:] if len(code) == 14 and code.isdigit() and code[0] == "0" else code
+
+
 def _audit_text(value: Any) -> str | None:
     return None if value is None else json.dumps(value, sort_keys=True, separators=(",", ":"))
 
@@ -78,6 +83,7 @@ class Catalog:
             "SELECT code, packaging, pack_qty, internal FROM barcodes WHERE sku = ? ORDER BY packaging DESC, code", (sku,))]
         for b in item["barcodes"]:
             b["internal"] = bool(b["internal"])
+            b["display"] = display_code(b["code"])
         item["variants"] = [dict(r) | {"variant_values": json.loads(r["variant_values"])} for r in conn.execute(
             "SELECT sku, name, price_minor, active, variant_values FROM items WHERE parent_sku = ? ORDER BY sku", (sku,))]
         available = self.available([sku] + [c["sku"] for c in item["components"]] + [v["sku"] for v in item["variants"]])
@@ -116,7 +122,8 @@ class Catalog:
             "SELECT i.sku, i.name, i.unit, i.price_minor, i.active, i.department, i.category, i.parent_sku, i.kit_policy, "
             "(SELECT code FROM barcodes b WHERE b.sku = i.sku ORDER BY b.packaging DESC LIMIT 1) AS barcode "
             f"FROM items i WHERE {' AND '.join(where)} ORDER BY i.sku LIMIT ?", (*args, limit + 1)).fetchall()
-        items = [dict(r) | {"active": bool(r["active"])} for r in rows[:limit]]
+        items = [dict(r) | {"active": bool(r["active"]), "barcode_display": display_code(r["barcode"] or "")}
+                 for r in rows[:limit]]
         return {"items": items, "next_cursor": items[-1]["sku"] if len(rows) > limit else None}
 
     def _by_code(self, q: str) -> list[str]:
@@ -312,9 +319,11 @@ class Catalog:
                                      field="code")
         # a scale label is kept with its variable part zeroed: the form lookup() finds it by
         key = normalize_code(code, store.rcn_region, store.rcn_pattern, store.rcn_check_price_digit)
-        holder = conn.execute("SELECT sku FROM barcodes WHERE code = ?", (key,)).fetchone()
+        holder = conn.execute("SELECT b.sku, i.name FROM barcodes b JOIN items i ON i.sku = b.sku WHERE b.code = ?",
+                              (key,)).fetchone()
         if holder:
-            raise Conflict(f"barcode {code.strip()} already belongs to item {holder[0]}; remove it there first", field="code")
+            raise Conflict(f"barcode {code.strip()} already belongs to item {holder[0]} ({holder[1]}); "
+                           "remove it there first", field="code")
         conn.execute("INSERT INTO barcodes (code, sku, pack_qty, packaging, internal) VALUES (?, ?, ?, ?, ?)",
                      (key, sku, pack_qty, packaging, int(internal)))
         record = {"code": key, "packaging": packaging, "pack_qty": pack_qty, "internal": internal}

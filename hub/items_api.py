@@ -45,7 +45,10 @@ def items_blueprint(svc: HubService) -> Blueprint:
     @bp.get("/items/<sku>")
     @requires("cashier", "integration")
     def get_item(sku: str) -> Response:
-        return _json(catalog.get(sku))
+        item = catalog.get(sku)
+        if g.role in ("cashier", "device"):  # margins are the owner's business, not the till's
+            item.pop("cost_minor", None)
+        return _json(item)
 
     @bp.patch("/items/<sku>")
     @requires("manager", "integration")

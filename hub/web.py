@@ -9,6 +9,7 @@ import secrets
 from collections.abc import Iterator
 from datetime import timedelta
 from importlib import resources
+from urllib.parse import quote
 
 from flask import Flask, Response, g, redirect, request, session
 from werkzeug.exceptions import HTTPException
@@ -101,7 +102,8 @@ def create_app(svc: HubService) -> Flask:
     # -- pages ---------------------------------------------------------------------------------
     def page(name: str) -> Response:
         if "user" not in session or svc.auth.current_role(session["user"]) is None:
-            return redirect(f"/login?next={request.path}")  # type: ignore[return-value]
+            wanted = request.full_path.rstrip("?")  # keep ?view=... through the sign-in
+            return redirect(f"/login?next={quote(wanted, safe='/')}")  # type: ignore[return-value]
         return Response(_web_file(PAGES[name]), mimetype="text/html")
 
     app.add_url_rule("/", "index", lambda: redirect("/status"))

@@ -76,7 +76,7 @@ def test_an_item_is_created_whole_and_found_by_every_code(client: FlaskClient, h
 def test_a_barcode_held_by_another_item_is_refused_naming_it(client: FlaskClient, h: dict, tea: dict) -> None:
     resp = client.post("/api/v1/items", json={"sku": "COPY", "name": "Copy", "unit": "each", "price_minor": 1,
                                               "barcodes": ["4006381333931"]}, headers=h["owner"])
-    assert resp.status_code == 409 and "already belongs to item TEA" in resp.json["error"]["message"]
+    assert resp.status_code == 409 and "already belongs to item TEA (Green tea 20 bags)" in resp.json["error"]["message"]
     assert client.get("/api/v1/items/COPY", headers=h["owner"]).status_code == 404  # nothing half-made
     again = client.post("/api/v1/items/TEA/barcodes", json={"code": "4006381333931"}, headers=h["manager"])
     assert again.status_code == 409 and "TEA" in again.json["error"]["message"]
@@ -99,7 +99,9 @@ def test_bad_items_are_refused_naming_the_field(client: FlaskClient, h: dict, bo
     assert 400 <= resp.status_code < 500 and resp.json["error"]["field"] == field, resp.json
 
 
-def test_cashiers_edit_nothing(client: FlaskClient, h: dict, tea: dict) -> None:
+def test_cashiers_edit_nothing_and_do_not_see_costs(client: FlaskClient, h: dict, tea: dict) -> None:
+    assert "cost_minor" not in client.get("/api/v1/items/TEA", headers=h["cashier"]).json
+    assert client.get("/api/v1/items/TEA", headers=h["manager"]).json["cost_minor"] == 120
     assert client.patch("/api/v1/items/TEA", json={"name": "x"}, headers=h["cashier"]).status_code == 403
     assert client.post("/api/v1/items", json={"sku": "N", "name": "n", "unit": "each", "price_minor": 1},
                        headers=h["cashier"]).status_code == 403

@@ -153,3 +153,10 @@ def test_a_disabled_or_demoted_person_loses_access_at_once(svc: HubService, clie
     assert client.get("/status").status_code == 302
     changes = svc.db.conn.execute("SELECT field, old, new, actor FROM user_changes WHERE username = 'olive' ORDER BY id").fetchall()
     assert [tuple(c) for c in changes] == [("created", None, "owner", "cli"), ("role", "owner", "cashier", "test")]
+
+
+def test_sign_in_returns_to_the_page_and_view_asked_for(client: FlaskClient) -> None:
+    resp = client.get("/items?view=requests")
+    assert resp.status_code == 302
+    assert resp.headers["Location"].endswith("/login?next=/items%3Fview%3Drequests")
+    assert client.get("/items").headers["Location"].endswith("/login?next=/items")
