@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from hub.catalog import Catalog
 from hub.domain.barcodes import check_digit
@@ -121,5 +122,33 @@ def load_demo_catalog(store: Store) -> int:
             store.move_stock(conn, demo.item.sku, "floor", demo.stock, "receive", "demo",
                              doc_type="opening_stock", doc_id="demo", reason="opening stock")
             count += 1
+        count += _showcase(catalog, conn)
         store.append_event(conn, "stock.opening_loaded", {"items": count, "location": "floor"})
     return count
+
+
+def _showcase(catalog: Catalog, conn: Any) -> int:
+    """A few items that show the item master's range: breaks, tiers, modifiers, variants and a kit."""
+    catalog.put_modifier_group(conn, {"id": "wrap", "name": "Gift wrap", "required": False, "max_choices": 1,
+                                      "options": [{"id": "wrap", "name": "Gift wrap", "delta_minor": 200}]}, "demo")
+    std = {"tax_category": "standard", "supplier": "Demo Wholesale", "department": "Gifts"}
+    items: list[tuple[str, dict[str, Any], str | None, int]] = [
+        ("G-SOAP", {"name": "Olive oil soap", "unit": "each", "price_minor": 200, "tiers": {"member": 180},
+                    "breaks": [{"tier": "retail", "qty": 3, "price_minor": 500}], "modifier_groups": ["wrap"]}, None, 40),
+        ("G-MUG", {"name": "Stoneware mug", "unit": "each", "price_minor": 600, "modifier_groups": ["wrap"]}, None, 12),
+        ("G-SET", {"name": "Mug and soap gift set", "unit": "each", "price_minor": 900, "kit_policy": "components",
+                   "components": [{"sku": "G-MUG", "qty": 1}, {"sku": "G-SOAP", "qty": 2}],
+                   "modifier_groups": ["wrap"]}, None, 0),
+        ("G-TEE", {"name": "Shop T-shirt", "unit": "each", "price_minor": 1500, "variant_axes": ["size"]}, None, 0),
+    ]
+    items += [(f"G-TEE-{size}", {"variant_values": {"size": size}}, "G-TEE", 8) for size in ("S", "M", "L")]
+    for sku, fields, parent, stock in items:
+        made = {**std, **fields} if parent is None else dict(fields)
+        if parent is not None:
+            made.setdefault("name", f"Shop T-shirt {fields['variant_values']['size']}")
+            made["unit"] = "each"
+        catalog.create(conn, sku, made, "demo", "demo catalog", parent_sku=parent)
+        if stock:
+            catalog.store.move_stock(conn, sku, "floor", stock, "receive", "demo", doc_type="opening_stock",
+                                     doc_id="demo", reason="opening stock")
+    return len(items)
