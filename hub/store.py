@@ -126,7 +126,8 @@ class Store:
         conn = self.db.conn
         marks = ",".join("?" * len(wanted))
         rows = conn.execute(
-            "SELECT i.sku, i.name, i.unit, i.price_minor, t.rate_bp AS tax_rate_bp, i.active, i.kit_policy FROM items i "
+            "SELECT i.sku, i.name, i.unit, i.price_minor, t.rate_bp AS tax_rate_bp, i.active, i.kit_policy, i.variant_axes "
+            "FROM items i "
             f"JOIN tax_categories t ON t.id = i.tax_category WHERE i.sku IN ({marks})", wanted).fetchall()
         tiers: dict[str, dict[str, int]] = {}
         breaks: dict[str, dict[str, list[pricing.PriceBreak]]] = {}
@@ -149,7 +150,8 @@ class Store:
                 prices = pricing.PriceList(r["unit"], r["price_minor"], tiers.get(sku, {}),
                                            {t: tuple(b) for t, b in breaks.get(sku, {}).items()})
             out[sku] = CatalogItem(sku, r["name"], r["unit"], r["price_minor"], r["tax_rate_bp"], bool(r["active"]),
-                                   prices, groups.get(sku, ()), r["kit_policy"], tuple(parts.get(sku, ())))
+                                   prices, groups.get(sku, ()), r["kit_policy"], tuple(parts.get(sku, ())),
+                                   tuple(json.loads(r["variant_axes"])))
         return out
 
     def _modifier_groups(self, skus: list[str]) -> dict[str, tuple[pricing.ModifierGroup, ...]]:

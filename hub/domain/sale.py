@@ -29,6 +29,7 @@ class CatalogItem:
     modifier_groups: tuple[pricing.ModifierGroup, ...] = ()
     kit_policy: str = ""
     components: tuple[tuple[str, int], ...] = ()
+    variant_axes: tuple[str, ...] = ()  # a parent of variants: the till sells one of its variants
 
 
 @dataclass(frozen=True)
@@ -215,6 +216,9 @@ def price_lines(requests: list[LineRequest], catalog: Mapping[str, CatalogItem],
             raise UnprocessableError(f"line {no}: no item with SKU {req.sku!r} is in the catalog", field=f"lines[{no - 1}].sku")
         if not item.active:
             raise UnprocessableError(f"{item.name} ({item.sku}) is inactive and cannot be sold", field=f"lines[{no - 1}].sku")
+        if item.variant_axes:
+            raise UnprocessableError(f"line {no}: {item.name} comes in {', '.join(item.variant_axes)}; "
+                                     "pick the variant to sell", field=f"lines[{no - 1}].sku")
         try:
             options = pricing.choose_modifiers(item.modifier_groups, req.modifiers)
         except UnprocessableError as exc:

@@ -37,6 +37,8 @@ def client(svc: HubService) -> FlaskClient:
          "breaks": [{"tier": "retail", "qty": 3, "price_minor": 500}], "modifier_groups": ["wrap"]},
         {"sku": "COFFEE", "name": "Coffee", "unit": "each", "price_minor": 300, "modifier_groups": ["size"]},
         {"sku": "MUG", "name": "Mug", "unit": "each", "price_minor": 600},
+        {"sku": "TEE", "name": "T-shirt", "unit": "each", "price_minor": 1500, "variant_axes": ["size"]},
+        {"sku": "TEE-M", "parent_sku": "TEE", "variant_values": {"size": "M"}},
         {"sku": "SET", "name": "Mug and soap", "unit": "each", "price_minor": 700, "kit_policy": "components",
          "components": [{"sku": "MUG", "qty": 1}, {"sku": "SOAP", "qty": 2}]},
     ):
@@ -68,6 +70,12 @@ def test_modifiers_add_their_delta_and_required_groups_are_enforced(client: Flas
     assert missing.status_code == 422 and "Size" in missing.json["error"]["message"]
     foreign = client.post("/api/v1/sales/quote", json={"lines": [{"sku": "MUG", "qty": 1, "modifiers": ["wrap"]}]})
     assert foreign.status_code == 422 and foreign.json["error"]["field"] == "lines[0].modifiers"
+
+
+def test_a_variant_parent_is_not_sold_itself(client: FlaskClient) -> None:
+    resp = client.post("/api/v1/sales/quote", json={"lines": [{"sku": "TEE", "qty": 1}]})
+    assert resp.status_code == 422 and "pick the variant" in resp.json["error"]["message"]
+    assert quote(client, [{"sku": "TEE-M", "qty": 1}])["lines"][0]["total_minor"] == 1500
 
 
 def test_a_kit_sold_by_its_components_takes_their_stock(svc: HubService, client: FlaskClient) -> None:
