@@ -12,6 +12,7 @@ import signal
 import sqlite3
 import sys
 import threading
+import time
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
@@ -209,6 +210,93 @@ def cmd_sink(args: argparse.Namespace) -> int:
     return 0
 
 
+def _catalog(config: cfg.Config) -> Any:
+    from hub.catalog import Catalog
+    from hub.service import open_database
+    from hub.store import Store
+
+    store = config["store"]
+    return Catalog(Store(open_database(config.data_dir), config["hub"]["id"], store["currency"],
+                         rcn_region=store["rcn_region"], rcn_pattern=store["rcn_pattern"],
+                         rcn_check_price_digit=store["rcn_check_price_digit"]))
+
+
+class _ImportProgress:
+    """Rows read and rate on stderr: a redrawn bar on a terminal, else a line every EVERY_S seconds."""
+
+    EVERY_S = 10.0
+
+    def __init__(self, position: Callable[[], int], total: int) -> None:
+        self.position, self.total, self.tty = position, max(total, 1), sys.stderr.isatty()
+        self.start = self.last = time.monotonic()
+        self.drawn = False
+
+    def __call__(self, rows: int) -> None:
+        now = time.monotonic()
+        if now - self.last < (0.2 if self.tty else self.EVERY_S):
+            return
+        self.last, self.drawn = now, True
+        done = min(1.0, self.position() / self.total)
+        text = f"{done:4.0%} {rows:>11,} rows {rows / (now - self.start):>9,.0f} rows/s"
+        if self.tty:
+            bar = "#" * int(done * 30)
+            sys.stderr.write(f"\r[{bar:<30}] {text}\033[K")
+        else:
+            sys.stderr.write(f"importing: {text}\n")
+        sys.stderr.flush()
+
+    def finish(self) -> None:
+        if self.tty and self.drawn:
+            sys.stderr.write("\n")
+
+
+def cmd_items_import(args: argparse.Namespace) -> int:
+    from hub.item_import import ImportResult, import_items
+
+    source = Path(args.file)
+    report_path = Path(args.report) if args.report else source.with_suffix(".rejects.csv")
+    result = ImportResult()
+    with source.open(encoding="utf-8-sig", newline="") as stream:
+        catalog = _catalog(_load_config(args))
+        progress = _ImportProgress(stream.buffer.tell, os.fstat(stream.fileno()).st_size)
+        try:
+            with report_path.open("w", newline="", encoding="utf-8") as report:
+                result = import_items(catalog, stream, f"cli:{getpass.getuser()}", partial=args.partial,
+                                      report=report, progress=progress)
+        finally:
+            progress.finish()
+            catalog.db.close()
+            if not result.rejected:  # the report exists only when rows were rejected
+                report_path.unlink(missing_ok=True)
+    counts = (f"{result.rows:,} rows: {result.created:,} created, {result.updated:,} updated, "
+              f"{result.unchanged:,} unchanged")
+    if result.applied:
+        rejected = f", {result.rejected:,} rejected (reasons in {report_path})" if result.rejected else ""
+        print(f"imported {source.name}: {counts}{rejected}")
+        return 0
+    print(f"backroom: nothing imported: {result.rejected:,} of {result.rows:,} rows were rejected; the reasons "
+          f"are in {report_path}. Fix them and import again, or use --partial to import the good rows", file=sys.stderr)
+    for line in result.first_errors[:5]:
+        print(f"  {line}", file=sys.stderr)
+    return 1
+
+
+def cmd_items_export(args: argparse.Namespace) -> int:
+    from hub.item_export import export_items
+
+    catalog = _catalog(_load_config(args))
+    try:
+        if not args.file:
+            export_items(catalog, sys.stdout)
+            return 0
+        with open(args.file, "w", newline="", encoding="utf-8") as out:
+            count = export_items(catalog, out)
+    finally:
+        catalog.db.close()
+    print(f"exported {count:,} items to {args.file}", file=sys.stderr)
+    return 0
+
+
 # -- parser ------------------------------------------------------------------------------------
 def _common(p: argparse.ArgumentParser, data_dir: bool = True) -> None:
     p.add_argument("--config", help=f"TOML config file (default: $BACKROOM_CONFIG or {DEFAULT_CONFIG} when present)")
@@ -279,6 +367,23 @@ def build_parser() -> argparse.ArgumentParser:
                     help="do not verify the price/weight check digit inside scale labels")
     pb.add_argument("--config", help="TOML config file whose [store] rcn_* keys to use")
     pb.set_defaults(func=cmd_barcode_parse)
+
+    p = sub.add_parser("items", help="Import and export the item master as CSV.",
+                       description="Import and export the item master as CSV.")
+    isub = p.add_subparsers(dest="items_command", required=True, metavar="SUBCOMMAND")
+    text = ("Create and update items from a CSV file (columns: see docs). By default nothing is imported "
+            "if any row is rejected; the reasons go to a report file.")
+    pi = isub.add_parser("import", help="Create and update items from a CSV file.", description=text)
+    pi.add_argument("file", help="the CSV file; its first row names the columns, sku among them")
+    pi.add_argument("--partial", action="store_true", help="import the good rows even when others are rejected")
+    pi.add_argument("--report", help="where to write the rejected rows (default: FILE.rejects.csv next to FILE)")
+    _common(pi)
+    pi.set_defaults(func=cmd_items_import)
+    text = "Write every item, active or not, as CSV that `items import` reads back unchanged."
+    pe = isub.add_parser("export", help="Write every item as CSV.", description=text)
+    pe.add_argument("file", nargs="?", help="the CSV file to write (default: standard output)")
+    _common(pe)
+    pe.set_defaults(func=cmd_items_export)
 
     p = add("sink", "Run the reference cloud receiver that hubs forward their events to.", cmd_sink)
     p.add_argument("--host", default="127.0.0.1", help="listen address (default 127.0.0.1)")

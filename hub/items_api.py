@@ -4,13 +4,20 @@ owners approve and set store-wide tax and modifier settings."""
 
 from __future__ import annotations
 
+import csv
+import dataclasses
+import io
+
 from flask import Blueprint, Response, g, request
 
 from hub.errors import NotFound, ValidationError
 from hub.http import _body, _json, requires
+from hub.item_export import export_items
+from hub.item_import import import_items
 from hub.service import HubService
 
 MAX_PAGE = 200
+MAX_REJECTIONS = 1000
 
 
 def _int_arg(name: str, default: int, low: int, high: int) -> int:
@@ -41,6 +48,30 @@ def items_blueprint(svc: HubService) -> Blueprint:
     @requires("manager", "integration")
     def create_item() -> Response:
         return _json(changes.create(_body(), g.actor, g.role), 201)
+
+    @bp.post("/items/import")
+    @requires("owner", "integration")
+    def import_csv() -> Response:
+        """CSV in the body (hub.item_csv); all or nothing unless ?partial=1. Big files: the CLI."""
+        if request.mimetype not in ("text/csv", "text/plain", "application/octet-stream"):
+            raise ValidationError("send the CSV file as the body with Content-Type: text/csv")
+        try:
+            text = request.get_data().decode("utf-8-sig")
+        except UnicodeDecodeError:
+            raise ValidationError("the file is not UTF-8 text; save it as 'CSV UTF-8' and import again") from None
+        report = io.StringIO()
+        result = import_items(catalog, io.StringIO(text, newline=""), g.actor, partial=_flag("partial"), report=report)
+        rejections = list(csv.DictReader(io.StringIO(report.getvalue())))[:MAX_REJECTIONS]
+        body = {**dataclasses.asdict(result), "rejections": rejections}
+        return _json(body, 200 if result.applied else 422)
+
+    @bp.get("/items/export")
+    @requires("manager", "integration")
+    def export_csv() -> Response:
+        out = io.StringIO()
+        export_items(catalog, out)
+        return Response(out.getvalue(), mimetype="text/csv",
+                        headers={"Content-Disposition": 'attachment; filename="items.csv"'})
 
     @bp.get("/items/<sku>")
     @requires("cashier", "integration")

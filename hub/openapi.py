@@ -117,6 +117,13 @@ OPENAPI["paths"].update({
         "post": _op("Create an item (or a variant, with parent_sku)", "manager, owner, integration",
                     {"201": dict(_ITEM["200"]), "409": {"description": "SKU or barcode already taken (names the holder)"},
                      "422": {"description": "rule broken across fields or against the store"}}, body="ItemFields")},
+    "/api/v1/items/import": {"post": _op(
+        "Import items from CSV (body, text/csv; format in docs/items.md): create or update by SKU; nothing applies "
+        "if any row is bad unless ?partial=1; the answer lists rejections by row, column and reason",
+        "owner, integration", {"200": {"description": "applied: counts"}, "422": {"description": "rows rejected: nothing applied "
+                               "(or, with partial, the good rows were)"}})},
+    "/api/v1/items/export": {"get": _op("All items as CSV that imports back unchanged", "manager, owner, integration",
+                                        {"200": {"description": "text/csv"}})},
     "/api/v1/items/{sku}": {
         "get": _op("One item, whole", "cashier and up, integration", _ITEM, params=_SKU),
         "patch": _op("Change fields: a manager's price, cost, tax and unit changes become a change request; "

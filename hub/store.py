@@ -64,9 +64,9 @@ class Store:
     # -- outbox -----------------------------------------------------------------------------
     def append_event(self, conn: sqlite3.Connection, type_: str, data: dict[str, Any]) -> int:
         """Append an event inside the caller's transaction; seq is assigned at commit order."""
-        return self._append_json(conn, type_, json.dumps(data, separators=(",", ":")))
+        return self.append_event_json(conn, type_, json.dumps(data, separators=(",", ":")))
 
-    def _append_json(self, conn: sqlite3.Connection, type_: str, data: str) -> int:
+    def append_event_json(self, conn: sqlite3.Connection, type_: str, data: str) -> int:
         cur = conn.execute(
             "INSERT INTO outbox (id, type, occurred_at, v, data) VALUES (?, ?, ?, ?, ?)",
             (uuid.uuid4().hex, type_, iso(self.clock()), EVENT_VERSION, data),
@@ -341,5 +341,5 @@ class Store:
             conn.execute("INSERT INTO print_jobs (job_id, sale_id, device_id, register_id, status, created_at) "
                          "VALUES (?, ?, ?, ?, 'queued', ?)",
                          (receipt["job_id"], sale.id, receipt["device_id"], sale.register_id, created_at))
-        self._append_json(conn, "sale.completed", text)
+        self.append_event_json(conn, "sale.completed", text)
         return response, True

@@ -23,6 +23,7 @@ BREAK_TIERS = ("retail", "member", "wholesale")
 PACKAGING = ("unit", "inner", "case")
 MAX_MINOR = 10**9
 SKU_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+_CONTROL = re.compile(r"[\x00-\x1f]")
 IDENT_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
 
 # Columns of the items table that a caller may set; the rest of an item lives in side tables.
@@ -43,7 +44,7 @@ def _text(max_len: int, min_len: int = 0) -> Callable[[str, Any], str]:
         if not isinstance(value, str):
             raise ValidationError(f"{name} must be text, not {type(value).__name__}", field=name)
         text: str = value.strip()
-        if any(ord(c) < 32 for c in text):
+        if _CONTROL.search(text):
             raise ValidationError(f"{name} contains a control character; remove it", field=name)
         if not min_len <= len(text) <= max_len:
             raise ValidationError(f"{name} must be {min_len}-{max_len} characters (got {len(text)})", field=name)

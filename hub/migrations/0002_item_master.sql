@@ -33,7 +33,6 @@ ALTER TABLE items ADD COLUMN own_price INTEGER NOT NULL DEFAULT 1 CHECK (own_pri
 -- Kits: '' for a plain item; 'components' or 'assembled' (see hub.domain.kits).
 ALTER TABLE items ADD COLUMN kit_policy TEXT NOT NULL DEFAULT '' CHECK (kit_policy IN ('', 'components', 'assembled'));
 CREATE INDEX items_parent ON items (parent_sku) WHERE parent_sku IS NOT NULL;
-CREATE INDEX items_name ON items (name COLLATE NOCASE);
 
 -- Reports roll variants up to their parent through this view.
 CREATE VIEW item_report_sku AS SELECT sku, coalesce(parent_sku, sku) AS report_sku FROM items;

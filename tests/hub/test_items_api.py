@@ -292,3 +292,23 @@ def test_a_weighed_goods_label_carries_its_price_in_the_barcode(tmp_path: Path, 
         assert as128.status_code == 200 and b'"128"' in as128.data
     finally:
         svc.stop()
+
+
+def test_csv_import_and_export_over_http(svc: HubService, client: FlaskClient, h: dict, tea: dict) -> None:
+    good = "sku,name,unit,price,tax_category,barcodes\nJAM,Jam,each,3.50,standard,4000000000037\n"
+    bad = good + "HONEY,Honey,each,4.5.0,standard,\n"
+    refused = client.post("/api/v1/items/import", data=bad, content_type="text/csv", headers=h["owner"])
+    assert refused.status_code == 422 and refused.json["applied"] is False
+    assert refused.json["rejections"] == [{"row": "2", "sku": "HONEY", "column": "price",
+                                          "reason": refused.json["rejections"][0]["reason"]}]
+    assert "4.5.0" in refused.json["rejections"][0]["reason"]
+    assert client.get("/api/v1/items/JAM", headers=h["owner"]).status_code == 404  # nothing applied
+    partial = client.post("/api/v1/items/import?partial=1", data=bad, content_type="text/csv", headers=h["owner"])
+    assert partial.status_code == 200 and (partial.json["created"], partial.json["rejected"]) == (1, 1)
+    assert client.post("/api/v1/items/import", data=good, content_type="text/csv",
+                       headers=h["manager"]).status_code == 403
+    exported = client.get("/api/v1/items/export", headers=h["manager"])
+    assert exported.mimetype == "text/csv" and "JAM,Jam,each,3.50" in exported.get_data(as_text=True)
+    again = client.post("/api/v1/items/import", data=exported.get_data(), content_type="text/csv", headers=h["owner"])
+    assert again.status_code == 200 and again.json["created"] == again.json["updated"] == 0
+    assert client.post("/api/v1/items/import", json={"x": 1}, headers=h["owner"]).status_code == 400
