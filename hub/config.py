@@ -53,6 +53,22 @@ _NOT_TWO_DECIMALS = frozenset({
 })
 
 
+def _negative_stock(v: str) -> str | None:
+    return None if v in ("allow", "block") else "must be 'allow' or 'block'"
+
+
+def _basis_points(v: int) -> str | None:
+    return None if 0 <= v <= 10000 else "must be 0-10000 basis points (10000 = 100%)"
+
+
+def _positive_int(v: int) -> str | None:
+    return None if v >= 1 else "must be 1 or more"
+
+
+def _non_negative(v: int) -> str | None:
+    return None if v >= 0 else "must be 0 or more"
+
+
 def _internal_prefix(v: str) -> str | None:
     from hub.domain.barcodes.encode import INTERNAL_PREFIXES
 
@@ -142,6 +158,17 @@ SCHEMA: dict[str, dict[str, Key]] = {
             _rcn_region,
         ),
         "rcn_pattern": Key(str, "", PATTERN_HELP, _rcn_pattern),
+        "negative_stock": Key(
+            str, "allow",
+            "What a sale does when it would take an item below zero on hand: 'allow' sells it and puts "
+            "the item on the exceptions list; 'block' refuses it at the register. An item may override it.",
+            _negative_stock,
+        ),
+        "return_approval_minor": Key(
+            int, 5000,
+            "Refunds above this amount (minor units) need a manager, as do returns without a receipt.",
+            _non_negative,
+        ),
         "internal_prefix": Key(
             str, "04",
             "GS1 in-store prefix for the EAN-13 barcodes Backroom makes for items that have none: "
@@ -154,6 +181,19 @@ SCHEMA: dict[str, dict[str, Key]] = {
             "Verify the price/weight check digit inside scale labels; turn off for scales that "
             "print another digit in its place.",
         ),
+    },
+    "counts": {
+        "variance_qty": Key(int, 5, "A counted line off by more than this many base units (pieces, grams, ml) "
+                                    "waits for a manager's approval.", _non_negative),
+        "variance_minor": Key(int, 2000, "A counted line whose variance is worth more than this (minor units, at "
+                                         "cost) waits for a manager's approval.", _non_negative),
+        "abc_a_bp": Key(int, 8000, "ABC classes: items making the top this-many basis points of 90-day sales value "
+                                   "are A (8000 = 80%).", _basis_points),
+        "abc_b_bp": Key(int, 9500, "ABC classes: up to this cumulative share are B (9500 = the next 15%); the rest "
+                                   "are C.", _basis_points),
+        "a_days": Key(int, 7, "Count every A item once in this many days.", _positive_int),
+        "b_days": Key(int, 30, "Count every B item once in this many days.", _positive_int),
+        "c_days": Key(int, 90, "Count every C item once in this many days.", _positive_int),
     },
     "devices": {
         "scanners": Key(bool, True, "Find USB barcode scanners through evdev."),

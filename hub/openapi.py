@@ -159,3 +159,36 @@ OPENAPI["paths"].update({
     "/api/v1/modifier-groups/{group_id}": {"put": _op("Create or replace a modifier group", "owner, integration",
                                                       {"200": {"description": "the group"}}, params=[_path_param("group_id")])},
 })
+
+_MGR = "manager, owner, integration"
+OPENAPI["paths"].update({
+    "/api/v1/stock/{sku}/moves": {"get": _op(
+        "Move history, newest first, with the balance after each move (?location=, ?before=<move id>, ?limit=)", _MGR,
+        {"200": {"description": "{sku, on_hand, moves: [{id, location, qty, kind, reason, doc_type, doc_id, note, actor, "
+                                "at, balance}], next_before}"}}, params=_SKU)},
+    "/api/v1/stock/adjustments": {"post": _op(
+        "Adjust stock with a reason code: {sku, location, qty (negative takes out), reason, note}", _MGR,
+        {"201": {"description": "the adjustment and the item's levels"}})},
+    "/api/v1/transfers": {"post": _op("Move stock between locations: {sku, from, to, qty, note}", _MGR,
+                                      {"201": {"description": "the transfer and the item's levels"}})},
+    "/api/v1/stock/dispositions": {"post": _op(
+        "Decide a review-bin item's fate: {sku, qty, action: restock|refurbish|markdown|write_off, markdown_sku}", _MGR,
+        {"201": {"description": "the moves made"}})},
+    "/api/v1/stock/exceptions": {"get": _op("Negative stock, variances waiting for approval, shrink by reason (?days=30)",
+                                            _MGR, {"200": {"description": "exceptions"}})},
+    "/api/v1/reservations": {"post": _op("Set stock aside for a customer: {sku, location, qty, ref}",
+                                         "cashier and up, integration", {"201": {"description": "the reservation"},
+                                                                         "422": {"description": "not enough available"}})},
+    "/api/v1/reservations/{res_id}/release": {"post": _op(
+        "Release a reservation: {outcome: collected|cancelled|expired}", "cashier and up, integration",
+        {"200": {"description": "released"}, "409": {"description": "already released"}}, params=[_path_param("res_id")])},
+    "/api/v1/reason-codes": {"get": _op("Return reasons, condition codes (with their location) and adjustment reasons",
+                                        "cashier and up, integration", {"200": {"description": "codes by kind"}})},
+    "/api/v1/reason-codes/{kind}/{code}": {"put": _op(
+        "Add or relabel a code: {label, location (conditions), needs_note}", "owner, integration",
+        {"200": {"description": "the code"}}, params=[_path_param("kind"), _path_param("code")])},
+    "/api/v1/locations": {"get": _op("The store's locations", "cashier and up, integration",
+                                     {"200": {"description": "{locations}"}})},
+    "/api/v1/locations/{loc_id}": {"put": _op("Add, rename or retire a location: {name, active}", "owner, integration",
+                                              {"200": {"description": "the location"}}, params=[_path_param("loc_id")])},
+})

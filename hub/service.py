@@ -23,6 +23,7 @@ from hub.domain import sale as sales
 from hub.errors import UnprocessableError, ValidationError
 from hub.files import read_private, write_private
 from hub.forwarder import Forwarder
+from hub.ledger import Ledger
 from hub.live import Channels
 from hub.registry import LAST_SEEN_FLUSH_S, DeviceRegistry
 from hub.shelf_labels import ShelfLabels
@@ -60,10 +61,11 @@ class HubService:
         self.hub_id: str = hub["id"]
         store = config["store"]
         self.store = Store(self.db, self.hub_id, store["currency"], clock, store["rcn_region"], store["rcn_pattern"],
-                           store["rcn_check_price_digit"])
+                           store["rcn_check_price_digit"], store["negative_stock"])
         self.catalog = Catalog(self.store)
         self.changes = ChangeControl(self.catalog)
         self.labels = ShelfLabels(self.catalog)
+        self.ledger = Ledger(self.store)
         self.auth = Auth(self.db, clock)
         self.channels = Channels()
         self.registry = DeviceRegistry(self.db, self.channels, self.hub_id, config["store"]["name"],

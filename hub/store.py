@@ -51,7 +51,8 @@ _ITEM_BY_SKU = ("SELECT i.sku, i.name, i.unit, i.price_minor, t.rate_bp AS tax_r
 
 class Store:
     def __init__(self, db: Database, hub_id: str, currency: str, clock: Clock = system_clock,
-                 rcn_region: str = "", rcn_pattern: str = "", rcn_check_price_digit: bool = True) -> None:
+                 rcn_region: str = "", rcn_pattern: str = "", rcn_check_price_digit: bool = True,
+                 negative_stock: str = "allow") -> None:
         self.db = db
         self.hub_id = hub_id
         self.currency = currency
@@ -60,6 +61,7 @@ class Store:
         self.rcn_region = rcn_region
         self.rcn_pattern = rcn_pattern
         self.rcn_check_price_digit = rcn_check_price_digit
+        self.negative_stock = negative_stock  # 'allow' (the item lands on the exceptions list) or 'block'
 
     # -- outbox -----------------------------------------------------------------------------
     def append_event(self, conn: sqlite3.Connection, type_: str, data: dict[str, Any]) -> int:
@@ -255,7 +257,7 @@ class Store:
     def move_stock(self, conn: sqlite3.Connection, sku: str, location: str, qty: int, kind: str,
                    actor: str, doc_type: str = "", doc_id: str = "", reason: str = "", device: str = "") -> int:
         """Append a move in the caller's transaction; the stock_moves_project trigger updates on-hand."""
-        cur = conn.execute(self._MOVE_SQL, (sku, location, qty, kind, reason, doc_type, doc_id, actor, device,
+        cur = conn.execute(self._MOVE_SQL, (sku, location, qty, kind, reason or kind, doc_type, doc_id, actor, device,
                                             iso(self.clock())))
         return int(cur.lastrowid or 0)
 
@@ -288,6 +290,20 @@ class Store:
             parts = dict(conn.execute("SELECT component_sku, qty FROM kit_components WHERE kit_sku = ?", (ln.sku,)).fetchall())
             taken.extend(kits.stock_effect(ln.sku, policy[0], ln.qty, parts))
         return taken
+
+    def check_negative(self, conn: sqlite3.Connection, taken: list[tuple[str, int]], location: str) -> None:
+        """Refuse to take stock below zero where the item (or else the store) blocks negative stock."""
+        for sku, qty in taken:
+            row = conn.execute(
+                "SELECT i.name, i.negative_stock, coalesce(l.on_hand, 0) FROM items i "
+                "LEFT JOIN stock_levels l ON l.sku = i.sku AND l.location = ? WHERE i.sku = ?", (location, sku)).fetchone()
+            if row is None:
+                continue
+            policy = row[1] or self.negative_stock
+            if policy == "block" and row[2] - qty < 0:
+                raise UnprocessableError(
+                    f"only {max(row[2], 0)} of {row[0]} ({sku}) are on hand at {location} and this shop does not sell "
+                    "below zero; take it off the sale, or receive or count it first", field="lines", code="out_of_stock")
 
     def register_exists(self, register_id: str) -> bool:
         return self.db.conn.execute("SELECT 1 FROM registers WHERE id = ?", (register_id,)).fetchone() is not None
@@ -335,8 +351,10 @@ class Store:
             "INSERT INTO sale_tenders (sale_id, line_no, kind, amount_minor, reference) VALUES (?, ?, ?, ?, ?)",
             [(sale.id, i, t.kind, t.amount_minor, t.reference) for i, t in enumerate(sale.tenders, start=1)],
         )
-        conn.executemany(self._MOVE_SQL, [(sku, location, -qty, "sale", "", "sale", sale.id, actor, sale.register_id,
-                                           created_at) for sku, qty in self._stock_taken(conn, sale)])
+        taken = self._stock_taken(conn, sale)
+        self.check_negative(conn, taken, location)
+        conn.executemany(self._MOVE_SQL, [(sku, location, -qty, "sale", "sale", "sale", sale.id, actor, sale.register_id,
+                                           created_at) for sku, qty in taken])
         if receipt.get("job_id"):
             conn.execute("INSERT INTO print_jobs (job_id, sale_id, device_id, register_id, status, created_at) "
                          "VALUES (?, ?, ?, ?, 'queued', ?)",

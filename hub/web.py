@@ -20,6 +20,7 @@ from hub.items_api import items_blueprint
 from hub.live import CLOSE, HEARTBEAT_S, sse_stream
 from hub.openapi import OPENAPI
 from hub.service import HubService
+from hub.stock_api import stock_blueprint
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +65,7 @@ def create_app(svc: HubService) -> Flask:
                                 "field": None}}, 500)
 
     app.register_blueprint(items_blueprint(svc))
+    app.register_blueprint(stock_blueprint(svc))
 
     @app.get("/healthz")
     def healthz() -> Response:
