@@ -25,7 +25,8 @@ from hub.stock_api import stock_blueprint
 log = logging.getLogger(__name__)
 
 STATUS_PUSH_S = 2.0
-PAGES = {"status": "status.html", "register": "register.html", "login": "login.html", "items": "items.html"}
+PAGES = {"status": "status.html", "register": "register.html", "login": "login.html", "items": "items.html",
+         "stock": "stock.html", "count": "count.html"}
 STATIC_TYPES = {".js": "text/javascript", ".css": "text/css", ".svg": "image/svg+xml",
                 ".json": "application/json", ".webmanifest": "application/manifest+json", ".png": "image/png"}
 
@@ -113,6 +114,9 @@ def create_app(svc: HubService) -> Flask:
     app.add_url_rule("/register/<register_id>", "register_page", lambda register_id: page("register"))
     app.add_url_rule("/items", "items_page", lambda: page("items"))
     app.add_url_rule("/items/<sku>", "item_page", lambda sku: page("items"))
+    app.add_url_rule("/stock", "stock_page", lambda: page("stock"))
+    app.add_url_rule("/stock/<sku>", "stock_item_page", lambda sku: page("stock"))
+    app.add_url_rule("/count/<int:session_id>", "count_page", lambda session_id: page("count"))
 
     @app.get("/static/<name>")
     def static_file(name: str) -> Response:

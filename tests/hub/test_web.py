@@ -15,7 +15,7 @@ from tests.conftest import hub_config
 PLACEHOLDERS = {"<register_id>": "till-1", "<sku>": "D1001", "<int:request_id>": "1",
                 "<any(approve, reject):decision>": "approve"}
 OPEN = {"/healthz", "/login", "/logout", "/", "/status", "/register/<register_id>", "/static/<name>",
-        "/items", "/items/<sku>"}
+        "/items", "/items/<sku>", "/stock", "/stock/<sku>", "/count/<int:session_id>"}
 
 
 @pytest.fixture
