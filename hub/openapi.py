@@ -192,3 +192,100 @@ OPENAPI["paths"].update({
     "/api/v1/locations/{loc_id}": {"put": _op("Add, rename or retire a location: {name, active}", "owner, integration",
                                               {"200": {"description": "the location"}}, params=[_path_param("loc_id")])},
 })
+
+_EXCHANGE = ("Exchange: first complete the replacement sale (POST /api/v1/sales), then record the return with "
+             "exchange_sale_id set to it: the refund is credited to that sale as a refund of kind 'exchange' (up to its "
+             "total; any rest goes back as usual), and return.recorded and sale.exchanged name each other.")
+OPENAPI["paths"].update({
+    "/api/v1/sales/{sale_id}": {"get": _op(
+        "A sale with each line's returned_qty, returnable_qty and refunded_minor, its tenders, returns and void state",
+        "cashier and up, integration", {"200": {"description": "the sale"}, "404": {"description": "no such sale"}},
+        params=[_path_param("sale_id")])},
+    "/api/v1/sales/by-receipt/{code}": {"get": _op(
+        "A sale by the code printed on its receipt (S00000012), as GET /sales/{sale_id}", "cashier and up, integration",
+        {"200": {"description": "the sale"}, "404": {"description": "no such sale"}}, params=[_path_param("code")])},
+    "/api/v1/sales/{sale_id}/void": {"post": _op(
+        "Post-void a whole sale: {reason}. Moves of kind 'void' restore exactly what the sale took; event sale.voided "
+        "lists the tenders to reverse", "manager, owner",
+        {"200": {"description": "the sale with voided {at, by, reason} and tenders_reversed"},
+         "404": {"description": "no such sale"}, "409": {"description": "already voided"},
+         "422": {"description": "part of the sale was returned, or it is an exchange sale"}},
+        params=[_path_param("sale_id")])},
+    "/api/v1/returns": {"post": _op(
+        "Record a return. With a receipt: {id (UUID), register_id, sale_id or receipt_code, lines: [{sale_line_no, qty, "
+        "reason, condition, note}], exchange_sale_id?}: prorated refunds to the sale's tenders in the proportions they "
+        "paid. Without: {id, register_id, lines: [{sku, qty, amount_minor, reason, condition, note}]}, refunded in cash. "
+        "Stock goes to the condition's location. A return without a receipt, or refunding more than "
+        "store.return_approval_minor, is made by a manager (approved_by). " + _EXCHANGE,
+        "cashier and up, integration",
+        {"201": {"description": "{id, number, receipt_code, sale_id, lines (amounts, locations), refunds [{kind, "
+                                "amount_minor, reference}], total_minor, tax_minor, approved_by, exchange_sale_id, "
+                                "created_at}"},
+         "200": {"description": "the same id and body again: the first answer (Idempotent-Replayed: true)"},
+         "403": {"description": "a manager must approve it (no receipt, or above the threshold)"},
+         "409": {"description": "the same id with a different body"},
+         "422": {"description": "more than was sold, a voided sale, or an unknown sale, item or exchange sale"}})},
+    "/api/v1/purchase-orders": {
+        "get": _op("Purchase orders, newest first (?status=open|received|closed)", _MGR,
+                   {"200": {"description": "{purchase_orders}"}},
+                   params=[{"name": "status", "in": "query", "required": False, "schema": {"enum": ["open", "received", "closed"]}}]),
+        "post": _op("Create a purchase order: {supplier, note, lines: [{sku, qty, cost_minor}]}", _MGR,
+                    {"201": {"description": "the order with its lines"}})},
+    "/api/v1/purchase-orders/{po_id}": {"get": _op(
+        "A purchase order with qty_received, open_qty and over_qty per line, and its receipts", _MGR,
+        {"200": {"description": "the order"}, "404": {"description": "no such order"}}, params=[_path_param("po_id")])},
+    "/api/v1/receipts": {"post": _op(
+        "Receive a delivery: {po_id?, supplier?, location (backroom), note, lines: [{sku, qty, po_line_no?, cost_minor?}]}. "
+        "Moves of kind 'receive' (reason receive, or unplanned without a PO or for a SKU not on it); per PO line: "
+        "ordered, received_before, received_now, remaining, over; the PO is 'received' when every line is in",
+        _MGR, {"201": {"description": "{id, po_id, po_status, lines, po_lines, warnings}"},
+               "422": {"description": "unknown or closed PO, or a po_line_no for another SKU"}})},
+})
+
+_COUNT = [_path_param("session_id")]
+_COUNTER = "cashier and up, integration"
+OPENAPI["paths"].update({
+    "/api/v1/counts": {
+        "get": _op("Count sessions, newest first (?status=open|review|closed|cancelled)", _COUNTER,
+                   {"200": {"description": "{sessions: [{id, location, scope_kind, scope, blind, status, note, created_by, "
+                                           "created_at, closed_by, closed_at, lines_counted, lines_waiting}]}"}}),
+        "post": _op("Open a count: {location (default floor), scope_kind: location|aisle|category|daily|items, scope "
+                    "(aisle or category name; list of SKUs for items; none for location and daily, whose list is "
+                    "frozen at opening), blind (default true), note}", _MGR,
+                    {"201": {"description": "the session, as GET /counts/{session_id}"},
+                     "422": {"description": "unknown location or SKU, an aisle or category with no items, or "
+                                            "nothing due today"}})},
+    "/api/v1/counts/daily": {"get": _op(
+        "Items due for counting today by ABC class and count frequency (?date=YYYY-MM-DD)", _COUNTER,
+        {"200": {"description": "{date, day_number, items: [{sku, name, aisle, class}]}"}},
+        params=[{"name": "date", "in": "query", "required": False, "schema": {"type": "string", "format": "date"}}])},
+    "/api/v1/counts/classes": {"post": _op("Recompute ABC classes from the last 90 days of sales value now", _MGR,
+                                           {"200": {"description": "{classes: {A, B, C}}: items per class"}})},
+    "/api/v1/counts/accuracy": {"get": _op(
+        "Count accuracy per ABC class over sessions closed in the last ?days=90", _MGR,
+        {"200": {"description": "{days, classes: {A|B|C: {counted, matched, accuracy_bp}}}"}})},
+    "/api/v1/counts/{session_id}": {"get": _op(
+        "A session and its lines (what to count, what was counted). On a blind count a cashier never sees "
+        "on_hand, ledger_qty, variance or variance_minor", _COUNTER,
+        {"200": {"description": "{id, location, scope_kind, scope, blind, status, summary, lines: [{sku, name, aisle, "
+                                "class, in_scope, status, counted, counted_by, counted_at, note, photo, (on_hand, "
+                                "ledger_qty, ledger_position, variance, variance_minor, move_id, decided_by, "
+                                "decided_at)}]}"}, "404": {"description": "no such session"}}, params=_COUNT)},
+    "/api/v1/counts/{session_id}/lines": {"post": _op(
+        "Count a line: {sku, qty (base units) | code (a scan; qty = number of scans, a case code counts its pack), "
+        "mode: set|add (default set), note, photo (base64 JPEG or PNG, at most 1 MB)}. The first count of a line "
+        "records the ledger position it is measured from; corrections keep it, a recount takes a new one", _COUNTER,
+        {"200": {"description": "{session_id, line}"}, "404": {"description": "no such session"},
+         "409": {"description": "the session is closed, under review, or the line is decided"},
+         "422": {"description": "unknown code or SKU, or a kit or variant parent"}}, params=_COUNT)},
+    "/api/v1/counts/{session_id}/close": {"post": _op(
+        "Post the counted lines within the variance rule as count_variance moves (counted - ledger at the count, "
+        "so later sales stay); lines over it wait for approval and the session goes to review", _MGR,
+        {"200": {"description": "the session"}, "409": {"description": "already closed"}}, params=_COUNT)},
+    "/api/v1/counts/{session_id}/lines/{sku}/{action}": {"post": _op(
+        "Decide a line waiting for approval: action approve (post its variance) | reject (post nothing) | recount; "
+        "?location= or {location} (default the session's). The session closes when nothing waits", _MGR,
+        {"200": {"description": "the session"}, "404": {"description": "no such session or line"},
+         "409": {"description": "the line is not waiting for approval"}},
+        params=[*_COUNT, *_SKU, _path_param("action")])},
+})

@@ -18,6 +18,7 @@ from hub.catalog import Catalog
 from hub.changes import APPLY_INTERVAL_S, ChangeControl
 from hub.clock import Clock, iso, system_clock
 from hub.config import Config
+from hub.counts import Counts
 from hub.db import Database
 from hub.domain import sale as sales
 from hub.errors import UnprocessableError, ValidationError
@@ -25,7 +26,9 @@ from hub.files import read_private, write_private
 from hub.forwarder import Forwarder
 from hub.ledger import Ledger
 from hub.live import Channels
+from hub.receiving import Receiving
 from hub.registry import LAST_SEEN_FLUSH_S, DeviceRegistry
+from hub.returns import ReturnsDesk
 from hub.shelf_labels import ShelfLabels
 from hub.store import Store, canonical_hash, line_dict
 
@@ -66,6 +69,9 @@ class HubService:
         self.changes = ChangeControl(self.catalog)
         self.labels = ShelfLabels(self.catalog)
         self.ledger = Ledger(self.store)
+        self.counts = Counts(self.store, self.ledger, config["counts"], self.data_dir)
+        self.returns = ReturnsDesk(self.store, self.ledger, store["return_approval_minor"])
+        self.receiving = Receiving(self.store, self.ledger)
         self.auth = Auth(self.db, clock)
         self.channels = Channels()
         self.registry = DeviceRegistry(self.db, self.channels, self.hub_id, config["store"]["name"],
@@ -97,6 +103,9 @@ class HubService:
         # price changes that fell due while the hub was off apply now; the rest as their time comes
         self.changes.apply_due()
         self.scheduler.add_job(self.changes.apply_due, "interval", seconds=APPLY_INTERVAL_S, id="apply_due_changes")
+        # a new hub gets its ABC classes now rather than a week from now; then weekly
+        self.counts.ensure_classes()
+        self.scheduler.add_job(self.counts.recompute_classes, "interval", days=7, id="abc_classes")
         self.scheduler.start()
 
     def stop(self) -> None:

@@ -14,11 +14,13 @@ from urllib.parse import quote
 from flask import Flask, Response, g, redirect, request, session
 from werkzeug.exceptions import HTTPException
 
+from hub.counts_api import counts_blueprint
 from hub.errors import BackroomError, NotFound, ValidationError
 from hub.http import _body, _json, requires
 from hub.items_api import items_blueprint
 from hub.live import CLOSE, HEARTBEAT_S, sse_stream
 from hub.openapi import OPENAPI
+from hub.returns_api import returns_blueprint
 from hub.service import HubService
 from hub.stock_api import stock_blueprint
 
@@ -67,6 +69,8 @@ def create_app(svc: HubService) -> Flask:
 
     app.register_blueprint(items_blueprint(svc))
     app.register_blueprint(stock_blueprint(svc))
+    app.register_blueprint(counts_blueprint(svc))
+    app.register_blueprint(returns_blueprint(svc))
 
     @app.get("/healthz")
     def healthz() -> Response:
@@ -166,7 +170,14 @@ def create_app(svc: HubService) -> Flask:
     @app.get("/api/v1/stock/<sku>")
     @requires("cashier", "integration")
     def stock(sku: str) -> Response:
-        return _json({"sku": sku, "locations": svc.store.stock(sku)})
+        levels = svc.store.stock(sku)
+        if g.role in ("cashier", "device"):  # a blind count stays blind: no peeking at the till
+            blind = {r[0] for r in svc.db.conn.execute(
+                "SELECT location FROM count_sessions WHERE blind = 1 AND status IN ('open', 'review')")}
+            for level in levels:
+                if level["location"] in blind:
+                    level.update(on_hand=None, available=None, hidden="a blind count is running here")
+        return _json({"sku": sku, "locations": levels})
 
     @app.post("/api/v1/sales")
     @requires("cashier", "integration")

@@ -12,7 +12,7 @@ from flask.testing import FlaskClient
 from hub.service import HubService
 from hub.web import create_app
 from tests.conftest import hub_config
-from tests.hub.test_items_api import Clock, T0
+from tests.hub.test_items_api import T0, Clock
 
 
 def make(tmp_path: Path, **store: object) -> tuple[HubService, FlaskClient, dict[str, dict[str, str]]]:
@@ -93,7 +93,7 @@ def test_transfers_dispositions_and_history_with_running_balance(shop: tuple) ->
     assert history["on_hand"] == 18 and history["moves"][0]["balance"] == 18
     older = client.get(f"/api/v1/stock/TEA/moves?before={history['next_before']}", headers=h["manager"]).json
     every = history["moves"] + older["moves"]
-    for newer, older_move in zip(every, every[1:]):  # each balance is the one before plus the move
+    for newer, older_move in zip(every, every[1:], strict=False):  # each balance is the one before plus the move
         assert newer["balance"] == older_move["balance"] + newer["qty"]
     assert every[-1]["balance"] == every[-1]["qty"] == 20
     floor_only = client.get("/api/v1/stock/TEA/moves?location=floor", headers=h["manager"]).json

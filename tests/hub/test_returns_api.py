@@ -1,0 +1,310 @@
+"""Post-voids, returns and exchanges through the REST API, on a real SQLite file."""
+
+import json
+import sqlite3
+import threading
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from flask.testing import FlaskClient
+
+from hub.errors import UnprocessableError
+from hub.service import HubService
+from hub.web import create_app
+from tests.conftest import hub_config
+
+T0 = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
+# MUG: 3.50 each, 20% tax included; CHEESE: 24.99 per kg, sold by the gram.
+ITEMS = [{"sku": "MUG", "name": "Mug", "unit": "each", "price_minor": 350},
+         {"sku": "CHEESE", "name": "Comte", "unit": "g", "price_minor": 2499}]
+
+
+@pytest.fixture
+def svc(tmp_path: Path) -> Iterator[HubService]:
+    s = HubService(hub_config(tmp_path / "data"), clock=lambda: T0)
+    yield s
+    s.stop()
+
+
+@pytest.fixture
+def client(svc: HubService) -> FlaskClient:
+    return create_app(svc).test_client()
+
+
+@pytest.fixture
+def h(svc: HubService) -> dict[str, dict[str, str]]:
+    return {role: {"Authorization": f"Bearer {svc.auth.create_token(role)}"}
+            for role in ("owner", "manager", "cashier", "integration")}
+
+
+@pytest.fixture(autouse=True)
+def ledger_holds(svc: HubService) -> Iterator[None]:
+    """After every test: on-hand equals the sum of moves, and every move says why, who and when."""
+    yield
+    assert_ledger_holds(svc.db.conn)
+
+
+def assert_ledger_holds(conn: sqlite3.Connection) -> None:
+    moved = {(r[0], r[1]): r[2] for r in conn.execute("SELECT sku, location, sum(qty) FROM stock_moves GROUP BY sku, location")}
+    levels = {(r[0], r[1]): r[2] for r in conn.execute("SELECT sku, location, on_hand FROM stock_levels")}
+    assert {k: v for k, v in levels.items() if v or k in moved} == moved
+    assert conn.execute("SELECT count(*) FROM stock_moves WHERE reason = '' OR actor = '' OR at = ''").fetchone()[0] == 0
+
+
+@pytest.fixture
+def shop(client: FlaskClient, h: dict[str, dict[str, str]]) -> None:
+    assert client.put("/api/v1/tax-categories/standard", json={"name": "Standard", "rate_bp": 2000},
+                      headers=h["owner"]).status_code == 200
+    for item in ITEMS:
+        assert client.post("/api/v1/items", json={**item, "tax_category": "standard"}, headers=h["owner"]).status_code == 201
+    stocked = client.post("/api/v1/receipts", json={"location": "floor", "lines": [
+        {"sku": "MUG", "qty": 20}, {"sku": "CHEESE", "qty": 10_000}]}, headers=h["manager"])
+    assert stocked.status_code == 201, stocked.json
+
+
+def sell(client: FlaskClient, h: dict, lines: list[dict], tenders: list[dict] | None = None) -> dict:
+    if tenders is None:
+        total = client.post("/api/v1/sales/quote", json={"lines": lines}, headers=h["cashier"]).json["total_minor"]
+        tenders = [{"kind": "cash", "amount_minor": total}]
+    resp = client.post("/api/v1/sales", json={"id": str(uuid.uuid4()), "register_id": "till-1", "lines": lines,
+                                              "tenders": tenders}, headers=h["cashier"])
+    assert resp.status_code == 201, resp.json
+    return resp.json
+
+
+def give_back(client: FlaskClient, headers: dict, sale: dict | None, lines: list[dict], **extra: object):
+    body: dict[str, object] = {"id": str(uuid.uuid4()), "register_id": "till-1", "lines": lines, **extra}
+    if sale is not None:
+        body["sale_id"] = sale["id"]
+    return client.post("/api/v1/returns", json=body, headers=headers)
+
+
+def back(no: int, qty: int, condition: str = "resellable", reason: str = "changed_mind") -> dict:
+    return {"sale_line_no": no, "qty": qty, "reason": reason, "condition": condition}
+
+
+def on_hand(svc: HubService, sku: str, location: str = "floor") -> int:
+    row = svc.db.conn.execute("SELECT on_hand FROM stock_levels WHERE sku = ? AND location = ?", (sku, location)).fetchone()
+    return row[0] if row else 0
+
+
+def events(svc: HubService, type_: str) -> list[dict]:
+    return [json.loads(r[0]) for r in svc.db.conn.execute("SELECT data FROM outbox WHERE type = ? ORDER BY seq", (type_,))]
+
+
+# -- post-void -------------------------------------------------------------------------------------
+
+@pytest.mark.usefixtures("shop")
+def test_a_void_restores_exactly_what_the_sale_took_and_happens_once(svc: HubService, client: FlaskClient, h: dict) -> None:
+    sale = sell(client, h, [{"sku": "MUG", "qty": 2}, {"sku": "CHEESE", "qty": 1234}],
+                [{"kind": "cash", "amount_minor": 5000}])
+    assert (on_hand(svc, "MUG"), on_hand(svc, "CHEESE")) == (18, 10_000 - 1234)
+    assert client.post(f"/api/v1/sales/{sale['id']}/void", json={"reason": "rang twice"},
+                       headers=h["cashier"]).status_code == 403
+    voided = client.post(f"/api/v1/sales/{sale['id']}/void", json={"reason": "rang twice"}, headers=h["manager"])
+    assert voided.status_code == 200, voided.json
+    assert (on_hand(svc, "MUG"), on_hand(svc, "CHEESE")) == (20, 10_000)
+    assert voided.json["voided"]["reason"] == "rang twice" and voided.json["voided"]["by"].startswith("token:")
+    assert [ln["returnable_qty"] for ln in voided.json["lines"]] == [0, 0]
+    moves = svc.db.conn.execute("SELECT sku, location, qty, kind, reason, doc_id FROM stock_moves WHERE doc_type = 'void' "
+                                "ORDER BY sku").fetchall()
+    assert [tuple(m) for m in moves] == [("CHEESE", "floor", 1234, "void", "void", sale["id"]),
+                                         ("MUG", "floor", 2, "void", "void", sale["id"])]
+    (event,) = events(svc, "sale.voided")
+    assert event["tenders_reversed"] == [{"line_no": 1, "kind": "cash", "amount_minor": sale["total_minor"], "reference": ""}]
+    again = client.post(f"/api/v1/sales/{sale['id']}/void", json={"reason": "again"}, headers=h["manager"])
+    assert again.status_code == 409 and on_hand(svc, "MUG") == 20
+    assert client.post(f"/api/v1/sales/{uuid.uuid4()}/void", json={"reason": "x"}, headers=h["manager"]).status_code == 404
+    assert client.post(f"/api/v1/sales/{sale['id']}/void", json={}, headers=h["manager"]).json["error"]["field"] == "reason"
+
+
+@pytest.mark.usefixtures("shop")
+def test_a_sale_with_a_return_cannot_be_voided_and_a_voided_sale_cannot_be_returned(svc: HubService, client: FlaskClient,
+                                                                                     h: dict) -> None:
+    returned = sell(client, h, [{"sku": "MUG", "qty": 2}])
+    assert give_back(client, h["cashier"], returned, [back(1, 1)]).status_code == 201
+    refused = client.post(f"/api/v1/sales/{returned['id']}/void", json={"reason": "x"}, headers=h["manager"])
+    assert refused.status_code == 422
+    assert refused.json["error"]["message"] == "part of this sale was returned; return the rest instead"
+    voided = sell(client, h, [{"sku": "MUG", "qty": 1}])
+    assert client.post(f"/api/v1/sales/{voided['id']}/void", json={"reason": "x"}, headers=h["manager"]).status_code == 200
+    late = give_back(client, h["manager"], voided, [back(1, 1)])
+    assert late.status_code == 422 and "voided" in late.json["error"]["message"]
+
+
+# -- returns with a receipt ------------------------------------------------------------------------
+
+@pytest.mark.usefixtures("shop")
+def test_partial_returns_then_the_rest_refund_exactly_the_line_totals(svc: HubService, client: FlaskClient, h: dict) -> None:
+    sale = sell(client, h, [{"sku": "MUG", "qty": 3}, {"sku": "CHEESE", "qty": 1234}])
+    mugs, cheese = sale["lines"]
+    first = give_back(client, h["cashier"], sale, [back(1, 1)])
+    assert first.status_code == 201, first.json
+    assert (first.json["total_minor"], first.json["tax_minor"]) == (350, 58)  # 175 tax over 3 mugs
+    second = give_back(client, h["cashier"], None, [back(1, 1), back(2, 500)], receipt_code=sale["receipt_code"])
+    assert second.status_code == 201, second.json
+    view = client.get(f"/api/v1/sales/by-receipt/{sale['receipt_code']}", headers=h["cashier"]).json
+    assert [(ln["returned_qty"], ln["returnable_qty"]) for ln in view["lines"]] == [(2, 1), (500, 734)]
+    last = give_back(client, h["cashier"], sale, [back(2, 734), back(1, 1)])
+    assert last.status_code == 201, last.json
+    rows = svc.db.conn.execute("SELECT sale_line_no, sum(amount_minor), sum(tax_minor), sum(qty) FROM return_lines "
+                               "GROUP BY sale_line_no ORDER BY sale_line_no").fetchall()
+    assert [tuple(r) for r in rows] == [(1, mugs["total_minor"], mugs["tax_minor"], 3),
+                                        (2, cheese["total_minor"], cheese["tax_minor"], 1234)]
+    refunded = sum(r["total_minor"] for r in (first.json, second.json, last.json))
+    assert refunded == sale["total_minor"] == sum(f["amount_minor"] for r in (first, second, last) for f in r.json["refunds"])
+    view = client.get(f"/api/v1/sales/{sale['id']}", headers=h["cashier"]).json
+    assert [ln["returnable_qty"] for ln in view["lines"]] == [0, 0] and len(view["returns"]) == 3
+    assert (on_hand(svc, "MUG"), on_hand(svc, "CHEESE")) == (20, 10_000)
+
+
+@pytest.mark.usefixtures("shop")
+def test_returning_more_than_was_sold_is_refused_naming_the_line(svc: HubService, client: FlaskClient, h: dict) -> None:
+    sale = sell(client, h, [{"sku": "CHEESE", "qty": 200}, {"sku": "MUG", "qty": 3}])
+    assert give_back(client, h["cashier"], sale, [back(2, 2)]).status_code == 201
+    over = give_back(client, h["cashier"], sale, [back(1, 100), back(2, 2)])
+    assert over.status_code == 422 and over.json["error"]["field"] == "lines[1].qty"
+    assert "line 2 (SKU MUG): 3 were sold and 2 already returned; at most 1 can be returned" in over.json["error"]["message"]
+    assert svc.db.conn.execute("SELECT count(*) FROM returns").fetchone()[0] == 1  # nothing of the refused one stayed
+    assert on_hand(svc, "CHEESE") == 10_000 - 200
+    assert give_back(client, h["cashier"], sale, [back(3, 1)]).json["error"]["field"] == "lines[0].sale_line_no"
+
+
+@pytest.mark.usefixtures("shop")
+def test_two_tills_cannot_return_the_same_units_at_once(svc: HubService, client: FlaskClient, h: dict) -> None:
+    sale = sell(client, h, [{"sku": "MUG", "qty": 3}])
+    start = threading.Barrier(4)
+    outcomes: list[str] = []
+
+    def till() -> None:
+        body = {"id": str(uuid.uuid4()), "register_id": "till-1", "sale_id": sale["id"], "lines": [back(1, 3)]}
+        start.wait()
+        try:
+            svc.returns.record(body, "user:carl", "cashier")
+            outcomes.append("recorded")
+        except UnprocessableError as exc:
+            outcomes.append(exc.message)
+
+    tills = [threading.Thread(target=till) for _ in range(4)]
+    for t in tills:
+        t.start()
+    for t in tills:
+        t.join()
+    refused = "line 1 (SKU MUG): 3 were sold and 3 already returned; nothing more can be returned"
+    assert sorted(outcomes) == sorted(["recorded", refused, refused, refused])
+    assert svc.db.conn.execute("SELECT sum(qty) FROM return_lines").fetchone()[0] == 3
+
+
+@pytest.mark.usefixtures("shop")
+def test_a_refund_goes_back_to_the_tenders_in_the_proportions_they_paid(svc: HubService, client: FlaskClient,
+                                                                          h: dict) -> None:
+    # The till takes only cash so far (hub.domain.sale.TENDER_KINDS): two cash tenders stand for a split payment.
+    sale = sell(client, h, [{"sku": "MUG", "qty": 9}], [{"kind": "cash", "amount_minor": 2000, "reference": "A"},
+                                                        {"kind": "cash", "amount_minor": 1500, "reference": "B"}])
+    assert (sale["total_minor"], sale["change_minor"]) == (3150, 350)  # B paid 1150 once change is back
+    one = give_back(client, h["cashier"], sale, [back(1, 1)]).json
+    assert one["refunds"] == [{"kind": "cash", "amount_minor": 222, "reference": "A"},
+                              {"kind": "cash", "amount_minor": 128, "reference": "B"}]  # 350 x 2000/3150, 350 x 1150/3150
+    for _ in range(7):
+        assert give_back(client, h["cashier"], sale, [back(1, 1)]).status_code == 201
+    rest = give_back(client, h["cashier"], sale, [back(1, 1)])
+    assert rest.status_code == 201, rest.json
+    paid = dict(svc.db.conn.execute("SELECT reference, sum(amount_minor) FROM return_refunds GROUP BY reference").fetchall())
+    assert paid == {"A": 2000, "B": 1150}
+
+
+@pytest.mark.usefixtures("shop")
+@pytest.mark.parametrize(("condition", "location"), [("resellable", "floor"), ("open_box", "review"), ("damaged", "damaged")])
+def test_the_condition_decides_where_the_stock_goes(svc: HubService, client: FlaskClient, h: dict, condition: str,
+                                                    location: str) -> None:
+    sale = sell(client, h, [{"sku": "CHEESE", "qty": 300}, {"sku": "MUG", "qty": 2}])
+    before = {loc: on_hand(svc, "MUG", loc) for loc in ("floor", "review", "damaged")}
+    resp = give_back(client, h["cashier"], sale, [back(2, 2, condition, "defective")])
+    assert resp.status_code == 201, resp.json
+    assert resp.json["lines"][0]["location"] == location
+    after = {loc: on_hand(svc, "MUG", loc) for loc in ("floor", "review", "damaged")}
+    assert {loc: after[loc] - before[loc] for loc in after if after[loc] != before[loc]} == {location: 2}
+    move = svc.db.conn.execute("SELECT kind, reason, doc_type, doc_id, doc_line, location, qty FROM stock_moves "
+                               "WHERE doc_type = 'return'").fetchone()
+    assert tuple(move) == ("return", "defective", "return", resp.json["id"], 1, location, 2)
+
+
+# -- approval --------------------------------------------------------------------------------------
+
+@pytest.mark.usefixtures("shop")
+def test_a_return_without_a_receipt_needs_a_manager(svc: HubService, client: FlaskClient, h: dict) -> None:
+    line = {"sku": "MUG", "qty": 2, "amount_minor": 600, "reason": "wrong_item", "condition": "open_box"}
+    refused = give_back(client, h["cashier"], None, [line])
+    assert refused.status_code == 403 and "a manager must approve" in refused.json["error"]["message"]
+    assert on_hand(svc, "MUG", "review") == 0
+    made = give_back(client, h["manager"], None, [line])
+    assert made.status_code == 201, made.json
+    actor = svc.db.conn.execute("SELECT actor FROM returns").fetchone()[0]
+    assert made.json["approved_by"] == actor and made.json["sale_id"] is None
+    assert (made.json["total_minor"], made.json["tax_minor"]) == (600, 100)
+    assert made.json["refunds"] == [{"kind": "cash", "amount_minor": 600, "reference": ""}]
+    assert on_hand(svc, "MUG", "review") == 2
+
+
+@pytest.mark.usefixtures("shop")
+def test_a_refund_above_the_threshold_needs_a_manager(svc: HubService, client: FlaskClient, h: dict) -> None:
+    sale = sell(client, h, [{"sku": "CHEESE", "qty": 2500}, {"sku": "MUG", "qty": 1}])  # 62.48 > 50.00
+    small = give_back(client, h["cashier"], sale, [back(2, 1)])
+    assert small.status_code == 201 and small.json["approved_by"] is None
+    big = give_back(client, h["cashier"], sale, [back(1, 2500)])
+    assert big.status_code == 403 and "62.48" in big.json["error"]["message"]
+    approved = give_back(client, h["owner"], sale, [back(1, 2500)])
+    assert approved.status_code == 201 and approved.json["approved_by"].startswith("token:")
+
+
+# -- exchanges -------------------------------------------------------------------------------------
+
+@pytest.mark.usefixtures("shop")
+def test_an_exchange_links_the_return_and_the_replacement_sale(svc: HubService, client: FlaskClient, h: dict) -> None:
+    original = sell(client, h, [{"sku": "MUG", "qty": 2}])
+    replacement = sell(client, h, [{"sku": "CHEESE", "qty": 100}])  # 2.50: less than the two mugs' 7.00
+    resp = give_back(client, h["cashier"], original, [back(1, 2, reason="wrong_item")], exchange_sale_id=replacement["id"])
+    assert resp.status_code == 201, resp.json
+    assert resp.json["exchange_sale_id"] == replacement["id"]
+    assert resp.json["refunds"] == [{"kind": "exchange", "amount_minor": 250, "reference": replacement["id"]},
+                                    {"kind": "cash", "amount_minor": 450, "reference": ""}]
+    (recorded,) = events(svc, "return.recorded")
+    (linked,) = events(svc, "sale.exchanged")
+    assert recorded["exchange_sale_id"] == replacement["id"]
+    assert (linked["id"], linked["return_id"], linked["original_sale_id"]) == (replacement["id"], resp.json["id"],
+                                                                               original["id"])
+    view = client.get(f"/api/v1/sales/{replacement['id']}", headers=h["cashier"]).json
+    assert view["exchange_for_return"] == resp.json["id"]
+    assert svc.db.conn.execute("SELECT exchange_sale_id FROM returns").fetchone()[0] == replacement["id"]
+    other = sell(client, h, [{"sku": "MUG", "qty": 1}])
+    twice = give_back(client, h["cashier"], other, [back(1, 1)], exchange_sale_id=replacement["id"])
+    assert twice.status_code == 422 and twice.json["error"]["field"] == "exchange_sale_id"
+    assert client.post(f"/api/v1/sales/{replacement['id']}/void", json={"reason": "x"},
+                       headers=h["manager"]).status_code == 422
+
+
+# -- idempotency -----------------------------------------------------------------------------------
+
+@pytest.mark.usefixtures("shop")
+def test_the_same_return_again_answers_the_first_and_a_different_body_is_409(svc: HubService, client: FlaskClient,
+                                                                            h: dict) -> None:
+    sale = sell(client, h, [{"sku": "MUG", "qty": 3}])
+    body = {"id": str(uuid.uuid4()), "register_id": "till-1", "sale_id": sale["id"], "lines": [back(1, 1)]}
+    first = client.post("/api/v1/returns", json=body, headers=h["cashier"])
+    again = client.post("/api/v1/returns", json=body, headers=h["cashier"])
+    assert (first.status_code, again.status_code) == (201, 200)
+    assert again.headers["Idempotent-Replayed"] == "true" and "Idempotent-Replayed" not in first.headers
+    assert again.json == first.json and on_hand(svc, "MUG") == 18
+    clash = client.post("/api/v1/returns", json={**body, "lines": [back(1, 2)]}, headers=h["cashier"])
+    assert clash.status_code == 409 and clash.json["error"]["code"] == "idempotency_conflict"
+    assert svc.db.conn.execute("SELECT count(*) FROM returns").fetchone()[0] == 1
+    assert len(events(svc, "return.recorded")) == 1
+
+
+def test_a_sale_is_found_by_its_receipt_code_or_not_at_all(client: FlaskClient, h: dict) -> None:
+    assert client.get("/api/v1/sales/by-receipt/X12", headers=h["cashier"]).status_code == 400
+    assert client.get("/api/v1/sales/by-receipt/S00000099", headers=h["cashier"]).status_code == 404
+    assert client.get(f"/api/v1/sales/{uuid.uuid4()}", headers=h["cashier"]).status_code == 404
