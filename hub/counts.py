@@ -13,6 +13,7 @@ import binascii
 import json
 import os
 import sqlite3
+import uuid
 from collections.abc import Mapping
 from datetime import UTC, date, timedelta
 from pathlib import Path
@@ -210,53 +211,87 @@ class Counts:
     # -- counting --------------------------------------------------------------------------------
     def count_line(self, session_id: int, body: Any, actor: str, role: str = "cashier") -> dict[str, Any]:
         """{sku or code, qty, mode: set|add, note, photo}: record (or correct) what is on the shelf."""
-        body = _fields(body, {"sku", "code", "qty", "mode", "note", "photo"}, '{"code": "4006381333931", "qty": 3}')
+        body = _fields(body, {"id", "sku", "code", "qty", "mode", "note", "photo"}, '{"code": "4006381333931", "qty": 3}')
         mode = body.get("mode", "set")
         if mode not in ("set", "add"):
             raise ValidationError("mode must be set (the shelf holds qty) or add (qty more found)", field="mode")
-        sku, qty = self._what_was_counted(body)
+        request_id = _request_id(body.get("id"))
+        # a note or a photo alone annotates a counted line and leaves its count as it is
+        annotate = "qty" not in body and ("note" in body or "photo" in body)
+        sku, qty = self._what_was_counted(body if not annotate else {**body, "qty": 0})
         photo = _photo(body["photo"]) if body.get("photo") is not None else None
         now = iso(self.store.clock())
         with self.db.write() as conn:
             s = _session_row(conn, session_id)
             item = Ledger.item(conn, sku)
+            if request_id and conn.execute("SELECT 1 FROM count_requests WHERE id = ?", (request_id,)).fetchone():
+                replay = True  # this scan was applied before its answer got lost: answer again, count once
+            else:
+                replay = False
             line = conn.execute("SELECT * FROM count_lines WHERE session_id = ? AND sku = ? AND location = ?",
                                 (session_id, sku, s["location"])).fetchone()
-            _check_countable(s, line, sku)
-            if line is None or line["status"] == "recount":
-                # A first count, or a recount the manager asked for: a new look at the shelf, so it is
-                # measured from where the ledger stands now. The write lock keeps sales out meanwhile.
-                position = conn.execute("SELECT coalesce(max(id), 0) FROM stock_moves").fetchone()[0]
-                level = conn.execute("SELECT on_hand FROM stock_levels WHERE sku = ? AND location = ?",
-                                     (sku, s["location"])).fetchone()
-                ledger_qty, counted = (level[0] if level else 0), qty
-            else:
-                # A correction ('set') or more of the same item found ('add') belongs to the count the
-                # counter started: it keeps that position. Moving it would count a sale rung up since
-                # the first scan twice: once in the new ledger_qty and again on the shelf figure.
-                position, ledger_qty = line["ledger_position"], line["ledger_qty"]
-                counted = qty if mode == "set" else line["counted"] + qty
-            counted = whole(counted, "qty", 0, MAX_QTY)
-            note = text(body.get("note"), "note") if "note" in body else (line["note"] if line else "")
-            path = line["photo"] if line else ""
-            if photo:
-                path = self._save_photo(session_id, sku, photo, path)
-            klass = conn.execute("SELECT class FROM item_classes WHERE sku = ?", (sku,)).fetchone()
-            conn.execute(
-                "INSERT INTO count_lines (session_id, sku, location, counted, ledger_qty, ledger_position, unit_cost_minor, "
-                "class, status, note, photo, counted_by, counted_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'counted', ?, ?, ?, ?) "
-                "ON CONFLICT (session_id, sku, location) DO UPDATE SET counted = excluded.counted, "
-                "ledger_qty = excluded.ledger_qty, ledger_position = excluded.ledger_position, "
-                "unit_cost_minor = excluded.unit_cost_minor, class = excluded.class, status = 'counted', "
-                "note = excluded.note, photo = excluded.photo, counted_by = excluded.counted_by, "
-                "counted_at = excluded.counted_at",
-                (session_id, sku, s["location"], counted, ledger_qty, position, item["cost_minor"],
-                 klass[0] if klass else "C", note, path, actor, now))
-            self.store.append_event(conn, "count.line_counted", {
-                "session_id": session_id, "sku": sku, "location": s["location"], "counted": counted, "mode": mode,
-                "ledger_position": position, "by": actor})
+            if annotate and (line is None or line["status"] == "recount"):
+                raise UnprocessableError(f"count {sku} before adding a note or photo to it", field="qty")
+            if not replay:
+                self._write_line(conn, s, item, line, sku, qty, mode, annotate, body, photo, actor, now)
+                if request_id:
+                    conn.execute("INSERT INTO count_requests (id, session_id, sku, at) VALUES (?, ?, ?, ?)",
+                                 (request_id, session_id, sku, now))
         view = self.session(session_id, role)
-        return {"session_id": session_id, "line": next(ln for ln in view["lines"] if ln["sku"] == sku)}
+        return {"session_id": session_id, "line": next(ln for ln in view["lines"] if ln["sku"] == sku),
+                "replayed": replay}
+
+    def _write_line(self, conn: sqlite3.Connection, s: sqlite3.Row, item: sqlite3.Row, line: sqlite3.Row | None, sku: str,
+                    qty: int, mode: str, annotate: bool, body: dict[str, Any], photo: tuple[bytes, str] | None,
+                    actor: str, now: str) -> None:
+        session_id = s["id"]
+        _check_countable(s, line, sku)
+        if annotate and line is not None:
+            position, ledger_qty, counted = line["ledger_position"], line["ledger_qty"], line["counted"]
+        elif line is None or line["status"] == "recount":
+            # A first count, or a recount the manager asked for: a new look at the shelf, so it is
+            # measured from where the ledger stands now. The write lock keeps sales out meanwhile.
+            position = conn.execute("SELECT coalesce(max(id), 0) FROM stock_moves").fetchone()[0]
+            level = conn.execute("SELECT on_hand FROM stock_levels WHERE sku = ? AND location = ?",
+                                 (sku, s["location"])).fetchone()
+            ledger_qty, counted = (level[0] if level else 0), qty
+        else:
+            # A correction ('set') or more of the same item found ('add') belongs to the count the
+            # counter started: it keeps that position. Moving it would count a sale rung up since
+            # the first scan twice: once in the new ledger_qty and again on the shelf figure.
+            position, ledger_qty = line["ledger_position"], line["ledger_qty"]
+            counted = qty if mode == "set" else line["counted"] + qty
+        counted = whole(counted, "qty", 0, MAX_QTY)
+        note = text(body.get("note"), "note") if "note" in body else (line["note"] if line else "")
+        path = line["photo"] if line else ""
+        if photo:
+            path = self._save_photo(session_id, sku, photo, path)
+        klass = conn.execute("SELECT class FROM item_classes WHERE sku = ?", (sku,)).fetchone()
+        conn.execute(
+            "INSERT INTO count_lines (session_id, sku, location, counted, ledger_qty, ledger_position, unit_cost_minor, "
+            "class, status, note, photo, counted_by, counted_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT (session_id, sku, location) DO UPDATE SET counted = excluded.counted, "
+            "ledger_qty = excluded.ledger_qty, ledger_position = excluded.ledger_position, "
+            "unit_cost_minor = excluded.unit_cost_minor, class = excluded.class, status = excluded.status, "
+            "note = excluded.note, photo = excluded.photo, counted_by = excluded.counted_by, "
+            "counted_at = excluded.counted_at",
+            (session_id, sku, s["location"], counted, ledger_qty, position, item["cost_minor"],
+             klass[0] if klass else "C", line["status"] if annotate and line is not None else "counted", note, path,
+             actor, now))
+        self.store.append_event(conn, "count.line_counted", {
+            "session_id": session_id, "sku": sku, "location": s["location"], "counted": counted, "mode": mode,
+            "ledger_position": position, "by": actor})
+
+    def photo(self, session_id: int, sku: str) -> tuple[bytes, str]:
+        """A line's photo and its media type; NotFound when it has none."""
+        row = self.db.conn.execute("SELECT photo FROM count_lines WHERE session_id = ? AND sku = ? AND photo <> ''",
+                                   (session_id, sku)).fetchone()
+        if row is None:
+            raise NotFound(f"count {session_id} has no photo for {sku}", field="sku")
+        path = self.data_dir / row[0]
+        if not path.is_file():
+            raise NotFound(f"the photo of {sku} in count {session_id} is missing from the hub's disk", field="sku")
+        return path.read_bytes(), "image/png" if path.suffix == ".png" else "image/jpeg"
 
     def _what_was_counted(self, body: dict[str, Any]) -> tuple[str, int]:
         """(sku, base units): by SKU with qty in base units, or by scan with qty the number of scans."""
@@ -382,6 +417,16 @@ class Counts:
         for figures in classes.values():
             figures["accuracy_bp"] = figures["matched"] * 10000 // figures["counted"] if figures["counted"] else None
         return {"days": days, "classes": classes}
+
+
+def _request_id(value: Any) -> str:
+    """The client's id for one scan (a UUID), so a resent scan is applied once; '' when none."""
+    if value is None:
+        return ""
+    try:
+        return str(uuid.UUID(str(value)))
+    except ValueError:
+        raise ValidationError(f"id {value!r} is not a UUID; the page makes one per scan", field="id") from None
 
 
 def _manager(role: str, what: str) -> None:

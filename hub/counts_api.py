@@ -65,6 +65,12 @@ def counts_blueprint(svc: HubService) -> Blueprint:
     def count_line(session_id: str) -> Response:
         return _json(counts.count_line(_session_id(session_id), _body(), g.actor, g.role))
 
+    @bp.get("/counts/<session_id>/lines/<sku>/photo")
+    @requires("manager", "integration")
+    def photo(session_id: str, sku: str) -> Response:
+        data, mimetype = counts.photo(_session_id(session_id), sku)
+        return Response(data, mimetype=mimetype, headers={"Cache-Control": "private, max-age=3600"})
+
     @bp.post("/counts/<session_id>/close")
     @requires("manager", "integration")
     def close(session_id: str) -> Response:

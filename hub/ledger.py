@@ -238,6 +238,16 @@ class Ledger:
         return {"sku": sku, "location": location or None, "on_hand": on_hand, "moves": moves,
                 "next_before": moves[-1]["id"] if len(rows) > limit else None}
 
+    def levels_at(self, location: str) -> dict[str, Any]:
+        """Every item with stock (or a reservation) at one location, e.g. the review bin's contents."""
+        conn = self.db.conn
+        self.location(conn, location)
+        rows = conn.execute(
+            "SELECT l.sku, i.name, i.unit, l.on_hand, l.reserved, l.on_hand - l.reserved AS available FROM stock_levels l "
+            "JOIN items i ON i.sku = l.sku WHERE l.location = ? AND (l.on_hand <> 0 OR l.reserved <> 0) "
+            "ORDER BY l.sku LIMIT 2000", (location,)).fetchall()
+        return {"location": location, "levels": [dict(r) for r in rows]}
+
     def exceptions(self, days: int = 30) -> dict[str, Any]:
         """What a manager should look at: negative stock, variances waiting, shrink by reason."""
         conn = self.db.conn

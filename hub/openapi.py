@@ -289,3 +289,13 @@ OPENAPI["paths"].update({
          "409": {"description": "the line is not waiting for approval"}},
         params=[*_COUNT, *_SKU, _path_param("action")])},
 })
+
+OPENAPI["paths"].update({
+    "/api/v1/stock": {"get": _op("What one location holds (?location=review): items with stock or reservations there", _MGR,
+                                 {"200": {"description": "{location, levels: [{sku, name, unit, on_hand, reserved, available}]}"}},
+                                 params=[{"name": "location", "in": "query", "required": True, "schema": {"type": "string"}}])},
+    "/api/v1/counts/{session_id}/lines/{sku}/photo": {"get": _op(
+        "The photo attached to a counted line", _MGR, {"200": {"description": "image/jpeg or image/png"},
+                                                         "404": {"description": "no photo"}},
+        params=[_path_param("session_id"), _path_param("sku")])},
+})

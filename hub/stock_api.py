@@ -14,6 +14,14 @@ def stock_blueprint(svc: HubService) -> Blueprint:
     bp = Blueprint("stock", __name__, url_prefix="/api/v1")
     ledger = svc.ledger
 
+    @bp.get("/stock")
+    @requires("manager", "integration")
+    def at_location() -> Response:
+        location = request.args.get("location", "")
+        if not location:
+            raise ValidationError("give ?location=, e.g. review", field="location")
+        return _json(ledger.levels_at(location))
+
     @bp.get("/stock/<sku>/moves")
     @requires("manager", "integration")
     def moves(sku: str) -> Response:

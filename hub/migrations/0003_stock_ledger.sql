@@ -196,6 +196,14 @@ CREATE TABLE count_lines (
     PRIMARY KEY (session_id, sku, location)
 );
 
+-- Client-made ids of count scans already applied: a scan resent after a lost answer counts once.
+CREATE TABLE count_requests (
+    id          TEXT PRIMARY KEY,
+    session_id  INTEGER NOT NULL REFERENCES count_sessions (id),
+    sku         TEXT NOT NULL,
+    at          TEXT NOT NULL
+);
+
 -- Every move from now on carries a reason and a user (and a time, which is NOT NULL already).
 CREATE TRIGGER stock_moves_need_reason BEFORE INSERT ON stock_moves
 WHEN NEW.reason = '' OR NEW.actor = ''

@@ -402,3 +402,24 @@ def test_a_blind_count_is_not_given_away_by_the_stock_lookup(tmp_path: Path) -> 
         assert client.get("/api/v1/stock/TEA", headers=h["cashier"]).json["locations"][0]["on_hand"] == 9
     finally:
         svc.stop()
+
+
+def test_a_resent_scan_counts_once_and_a_note_alone_keeps_the_count(svc: HubService, client: FlaskClient, h: dict) -> None:
+    add(client, h, "TEA")
+    sid = open_count(client, h, scope=["TEA"])
+    scan = {"id": str(uuid.uuid4()), "sku": "TEA", "qty": 1, "mode": "add"}
+    first = client.post(f"/api/v1/counts/{sid}/lines", json=scan, headers=h["cashier"]).json
+    again = client.post(f"/api/v1/counts/{sid}/lines", json=scan, headers=h["cashier"]).json
+    assert (first["line"]["counted"], first["replayed"]) == (1, False)
+    assert (again["line"]["counted"], again["replayed"]) == (1, True)
+    count(client, h, sid, sku="TEA", qty=1, mode="add", id=str(uuid.uuid4()))
+    noted = count(client, h, sid, sku="TEA", note="shelf label missing", photo=base64.b64encode(PNG).decode())
+    assert (noted["counted"], noted["note"]) == (2, "shelf label missing")
+    photo = client.get(f"/api/v1/counts/{sid}/lines/TEA/photo", headers=h["manager"])
+    assert photo.status_code == 200 and photo.mimetype == "image/png" and photo.data == PNG
+    assert client.get(f"/api/v1/counts/{sid}/lines/TEA/photo", headers=h["cashier"]).status_code == 403
+    add(client, h, "JAM")
+    early = client.post(f"/api/v1/counts/{sid}/lines", json={"sku": "JAM", "note": "x"}, headers=h["cashier"])
+    assert early.status_code == 422 and early.json["error"]["field"] == "qty"
+    bad_id = client.post(f"/api/v1/counts/{sid}/lines", json={**scan, "id": "nope"}, headers=h["cashier"])
+    assert bad_id.status_code == 400 and bad_id.json["error"]["field"] == "id"

@@ -173,3 +173,13 @@ def test_shrink_by_reason_in_the_exceptions(shop: tuple) -> None:
     shrink = {r["reason"]: (r["qty"], r["cost_minor"]) for r in
               client.get("/api/v1/stock/exceptions", headers=h["manager"]).json["shrink"]["by_reason"]}
     assert shrink == {"theft": (3, 300), "expired": (3, 300)}
+
+
+def test_what_one_location_holds(shop: tuple) -> None:
+    svc, client, h = shop
+    client.post("/api/v1/stock/adjustments", json={"sku": "TEA", "qty": 4, "reason": "found"}, headers=h["manager"])
+    client.post("/api/v1/transfers", json={"sku": "TEA", "from": "floor", "to": "review", "qty": 1}, headers=h["manager"])
+    review = client.get("/api/v1/stock?location=review", headers=h["manager"]).json
+    assert [(r["sku"], r["on_hand"]) for r in review["levels"]] == [("TEA", 1)]
+    assert client.get("/api/v1/stock?location=moon", headers=h["manager"]).status_code == 422
+    assert client.get("/api/v1/stock?location=review", headers=h["cashier"]).status_code == 403
