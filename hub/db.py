@@ -111,6 +111,10 @@ class Database:
             conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
             conn.row_factory = sqlite3.Row
             _configure(conn)
+            # A group commit's savepoints keep a copy of every page a job touches; past 64 KiB SQLite
+            # spills it to a new file in /var/tmp at every commit (the SD card on a Pi). Keep it in RAM.
+            # Not in _configure: migrations may build big indexes, which should sort on disk.
+            conn.execute("PRAGMA temp_store = MEMORY")
             self._local.conn = conn
             with self._lock:
                 self._all.append(conn)

@@ -8,6 +8,8 @@ its outbox event in that same transaction.
 
 from __future__ import annotations
 
+import heapq
+import itertools
 import json
 import re
 import sqlite3
@@ -209,34 +211,41 @@ class Ledger:
         return {"id": res_id, "outcome": outcome, "levels": self.store.stock(row["sku"])}
 
     # -- reading ---------------------------------------------------------------------------------
-    def history(self, sku: str, location: str = "", before: int = 0, limit: int = HISTORY_PAGE) -> dict[str, Any]:
+    def history(self, sku: str, location: str = "", before: int = 0, limit: int = HISTORY_PAGE,
+                balance: int | None = None) -> dict[str, Any]:
         """Moves newest first with the balance after each (per location when one is given).
 
-        The balance is today's on-hand minus the moves after: one indexed sum, however long the
-        history, so a page costs the same on the ten-millionth move as on the first.
+        Each location's moves are walked on the (sku, location, id) index and merged, so a page
+        reads about `limit` rows however long the history. The balance starts from today's
+        on-hand; a later page continues from the balance the previous page handed out
+        (next_balance), or else sums the moves after its cursor.
         """
         conn = self.db.conn
         if not conn.execute("SELECT 1 FROM items WHERE sku = ?", (sku,)).fetchone():
             raise NotFound(f"no item with SKU {sku}", field="sku")
-        where, args = "sku = ?", [sku]
-        if location:
-            where += " AND location = ?"
-            args.append(location)
-        on_hand = conn.execute(f"SELECT coalesce(sum(on_hand), 0) FROM stock_levels WHERE {where}", args).fetchone()[0]
-        after = 0
-        if before:
-            after = conn.execute(f"SELECT coalesce(sum(qty), 0) FROM stock_moves WHERE {where} AND id >= ?",
-                                 (*args, before)).fetchone()[0]
-        rows = conn.execute(
-            f"SELECT id, location, qty, kind, reason, doc_type, doc_id, note, actor, device, at FROM stock_moves "
-            f"WHERE {where} AND (? = 0 OR id < ?) ORDER BY id DESC LIMIT ?", (*args, before, before, limit + 1)).fetchall()
-        balance = on_hand - after
+        levels = conn.execute("SELECT location, on_hand FROM stock_levels WHERE sku = ?" + (" AND location = ?" if location
+                              else ""), (sku, location) if location else (sku,)).fetchall()
+        on_hand = sum(r["on_hand"] for r in levels)
+        walks = []
+        for level in levels:
+            walks.append(conn.execute(
+                "SELECT id, location, qty, kind, reason, doc_type, doc_id, note, actor, device, at FROM stock_moves "
+                "WHERE sku = ? AND location = ?" + (" AND id < ?" if before else "") + " ORDER BY id DESC LIMIT ?",
+                (sku, level["location"], before, limit + 1) if before else (sku, level["location"], limit + 1)).fetchall())
+        rows = list(itertools.islice(heapq.merge(*walks, key=lambda r: r["id"], reverse=True), limit + 1))
+        if balance is None:
+            balance = on_hand
+            if before:
+                for level in levels:
+                    balance -= conn.execute("SELECT coalesce(sum(qty), 0) FROM stock_moves WHERE sku = ? AND location = ? "
+                                            "AND id >= ?", (sku, level["location"], before)).fetchone()[0]
         moves = []
         for r in rows[:limit]:
             moves.append(dict(r) | {"balance": balance})
             balance -= r["qty"]
+        more = len(rows) > limit
         return {"sku": sku, "location": location or None, "on_hand": on_hand, "moves": moves,
-                "next_before": moves[-1]["id"] if len(rows) > limit else None}
+                "next_before": moves[-1]["id"] if more else None, "next_balance": balance if more else None}
 
     def levels_at(self, location: str) -> dict[str, Any]:
         """Every item with stock (or a reservation) at one location, e.g. the review bin's contents."""

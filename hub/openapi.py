@@ -163,9 +163,10 @@ OPENAPI["paths"].update({
 _MGR = "manager, owner, integration"
 OPENAPI["paths"].update({
     "/api/v1/stock/{sku}/moves": {"get": _op(
-        "Move history, newest first, with the balance after each move (?location=, ?before=<move id>, ?limit=)", _MGR,
+        "Move history, newest first, with the balance after each move (?location=, ?limit=; the next page: "
+        "?before=<next_before>&balance=<next_balance>)", _MGR,
         {"200": {"description": "{sku, on_hand, moves: [{id, location, qty, kind, reason, doc_type, doc_id, note, actor, "
-                                "at, balance}], next_before}"}}, params=_SKU)},
+                                "at, balance}], next_before, next_balance}"}}, params=_SKU)},
     "/api/v1/stock/adjustments": {"post": _op(
         "Adjust stock with a reason code: {sku, location, qty (negative takes out), reason, note}", _MGR,
         {"201": {"description": "the adjustment and the item's levels"}})},

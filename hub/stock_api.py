@@ -27,9 +27,13 @@ def stock_blueprint(svc: HubService) -> Blueprint:
     def moves(sku: str) -> Response:
         before = request.args.get("before", "0")
         limit = request.args.get("limit", "100")
+        balance = request.args.get("balance")
         if not before.isdigit() or not limit.isdigit() or not 1 <= int(limit) <= 500:
             raise ValidationError("before must be a move id and limit 1-500", field="before")
-        return _json(ledger.history(sku, request.args.get("location", ""), int(before), int(limit)))
+        if balance is not None and not balance.lstrip("-").isdigit():
+            raise ValidationError("balance must be the next_balance of the page before", field="balance")
+        return _json(ledger.history(sku, request.args.get("location", ""), int(before), int(limit),
+                                    int(balance) if balance is not None and before != "0" else None))
 
     @bp.post("/stock/adjustments")
     @requires("manager", "integration")

@@ -281,29 +281,43 @@ class Store:
     @staticmethod
     def _stock_taken(conn: sqlite3.Connection, sale: Sale) -> list[tuple[str, int]]:
         """(sku, qty) a sale takes from stock: a kit sold by its components takes those (hub.domain.kits)."""
+        skus = sorted({ln.sku for ln in sale.lines})
+        marks = ",".join("?" * len(skus))
+        kits_sold = dict(conn.execute(f"SELECT sku, kit_policy FROM items WHERE sku IN ({marks}) AND kit_policy <> ''",
+                                      skus).fetchall())
+        parts: dict[str, dict[str, int]] = {}
+        if kits_sold:
+            for kit, comp, qty in conn.execute(
+                    f"SELECT kit_sku, component_sku, qty FROM kit_components WHERE kit_sku IN ({','.join('?' * len(kits_sold))})",
+                    sorted(kits_sold)):
+                parts.setdefault(kit, {})[comp] = qty
         taken: list[tuple[str, int]] = []
         for ln in sale.lines:
-            policy = conn.execute("SELECT kit_policy FROM items WHERE sku = ?", (ln.sku,)).fetchone()
-            if policy is None or not policy[0]:
+            if ln.sku in kits_sold:
+                taken.extend(kits.stock_effect(ln.sku, kits_sold[ln.sku], ln.qty, parts.get(ln.sku, {})))
+            else:
                 taken.append((ln.sku, ln.qty))
-                continue
-            parts = dict(conn.execute("SELECT component_sku, qty FROM kit_components WHERE kit_sku = ?", (ln.sku,)).fetchall())
-            taken.extend(kits.stock_effect(ln.sku, policy[0], ln.qty, parts))
         return taken
 
     def check_negative(self, conn: sqlite3.Connection, taken: list[tuple[str, int]], location: str) -> None:
         """Refuse to take stock below zero where the item (or else the store) blocks negative stock."""
+        wanted: dict[str, int] = {}
         for sku, qty in taken:
-            row = conn.execute(
-                "SELECT i.name, i.negative_stock, coalesce(l.on_hand, 0) FROM items i "
-                "LEFT JOIN stock_levels l ON l.sku = i.sku AND l.location = ? WHERE i.sku = ?", (location, sku)).fetchone()
-            if row is None:
-                continue
-            policy = row[1] or self.negative_stock
-            if policy == "block" and row[2] - qty < 0:
+            wanted[sku] = wanted.get(sku, 0) + qty
+        skus = sorted(wanted)
+        # where the store allows it, only items that block it themselves need looking at
+        only_blocking = "" if self.negative_stock == "block" else " AND i.negative_stock = 'block'"
+        rows = conn.execute(
+            "SELECT i.sku, i.name, i.negative_stock, coalesce(l.on_hand, 0) AS on_hand FROM items i "
+            "LEFT JOIN stock_levels l ON l.sku = i.sku AND l.location = ? "
+            f"WHERE i.sku IN ({','.join('?' * len(skus))}){only_blocking}", (location, *skus)).fetchall()
+        for row in rows:
+            policy = row["negative_stock"] or self.negative_stock
+            if policy == "block" and row["on_hand"] - wanted[row["sku"]] < 0:
                 raise UnprocessableError(
-                    f"only {max(row[2], 0)} of {row[0]} ({sku}) are on hand at {location} and this shop does not sell "
-                    "below zero; take it off the sale, or receive or count it first", field="lines", code="out_of_stock")
+                    f"only {max(row['on_hand'], 0)} of {row['name']} ({row['sku']}) are on hand at {location} and this "
+                    "shop does not sell below zero; take it off the sale, or receive or count it first",
+                    field="lines", code="out_of_stock")
 
     def register_exists(self, register_id: str) -> bool:
         return self.db.conn.execute("SELECT 1 FROM registers WHERE id = ?", (register_id,)).fetchone() is not None

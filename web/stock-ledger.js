@@ -169,6 +169,7 @@ const reasonLabel = (code) => ctx.reasons.adjustment.find((r) => r.code === code
 
 let itemSku = "";
 let before = null;
+let nextBalance = null; // the page after continues from here: the hub need not sum the moves since
 let movesSeq = 0;
 
 function moveRow(m) {
@@ -185,13 +186,17 @@ async function loadMoves({ more = false } = {}) {
   const seq = ++movesSeq;
   const params = new URLSearchParams({ limit: "50" });
   if ($("moves-location").value) params.set("location", $("moves-location").value);
-  if (more && before) params.set("before", String(before));
+  if (more && before) {
+    params.set("before", String(before));
+    if (nextBalance !== null) params.set("balance", String(nextBalance));
+  }
   try {
     const h = await api(`/api/v1/stock/${enc(itemSku)}/moves?${params}`);
     if (seq !== movesSeq) return;
     if (!more) $("moves").replaceChildren();
     $("moves").append(...h.moves.map(moveRow));
     before = h.next_before;
+    nextBalance = h.next_balance ?? null;
     $("moves-older").hidden = !before;
     setText($("moves-note"), $("moves").children.length ? "" : "No moves yet.");
   } catch (err) {

@@ -92,6 +92,9 @@ def test_transfers_dispositions_and_history_with_running_balance(shop: tuple) ->
     history = client.get("/api/v1/stock/TEA/moves?limit=3", headers=h["manager"]).json
     assert history["on_hand"] == 18 and history["moves"][0]["balance"] == 18
     older = client.get(f"/api/v1/stock/TEA/moves?before={history['next_before']}", headers=h["manager"]).json
+    carried = client.get(f"/api/v1/stock/TEA/moves?before={history['next_before']}&balance={history['next_balance']}",
+                         headers=h["manager"]).json
+    assert carried["moves"] == older["moves"]  # the balance handed on equals the one summed from the moves
     every = history["moves"] + older["moves"]
     for newer, older_move in zip(every, every[1:], strict=False):  # each balance is the one before plus the move
         assert newer["balance"] == older_move["balance"] + newer["qty"]
