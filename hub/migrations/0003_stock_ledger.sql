@@ -43,6 +43,10 @@ ALTER TABLE items ADD COLUMN negative_stock TEXT NOT NULL DEFAULT '' CHECK (nega
 -- Where the item sits on the shop floor, for count sessions by aisle (a field the shop owns).
 ALTER TABLE items ADD COLUMN aisle TEXT NOT NULL DEFAULT '';
 
+-- qty joins the item's index so the balance before a history page is a sum over the index alone.
+DROP INDEX stock_moves_item;
+CREATE INDEX stock_moves_item ON stock_moves (sku, location, id, qty);
+
 ALTER TABLE stock_moves ADD COLUMN doc_line INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE stock_moves ADD COLUMN note TEXT NOT NULL DEFAULT '';
 CREATE INDEX stock_moves_doc ON stock_moves (doc_type, doc_id);
