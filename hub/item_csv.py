@@ -19,6 +19,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from hub.domain import catalog as rules
@@ -95,7 +96,7 @@ def _digits(text: str) -> bool:
 def parse_money(text: str, column: str = "price") -> int:
     """'2.49' -> 249, exactly; RowError for anything that is not a plain amount."""
     whole, dot, cents = text.strip().partition(".")
-    if not _digits(whole) or (dot and not _digits(cents)):
+    if not (whole.isdigit() and whole.isascii()) or (dot and not (cents.isdigit() and cents.isascii())):
         raise RowError(column, f"{_q(text)} is not an amount; write it like 2.49")
     if len(cents) > 2:
         raise RowError(column, f"{_q(text)} has more than two decimals; write it like 2.49")
@@ -165,6 +166,8 @@ def _escape(text: str, specials: str) -> str:
 
 
 def parse_barcodes(text: str) -> list[dict[str, Any]]:
+    if text.isalnum():  # one code and nothing else, as most rows have
+        return [{"code": text, "packaging": "unit", "pack_qty": 1}]
     out = []
     for part in filter(None, _split(text, " \t")):
         pieces = _split(part, "*")
@@ -263,31 +266,58 @@ def parse_row(cells: Mapping[str, str]) -> ItemRow:
 
 def parse_cells(columns: Sequence[str], cells: Sequence[str]) -> ItemRow:
     """parse_row for a header's columns and one row's cells in the same order."""
-    if len(cells) != len(columns):
-        raise RowError("", f"the row has {len(cells)} cells but the header has {len(columns)} columns; "
-                           "check for a stray comma or a missing quote")
-    sku = cells[columns.index("sku")].strip() if "sku" in columns else ""
-    if not sku:
-        raise RowError("sku", "the SKU is empty; every row needs one")
-    try:
-        rules.check_sku(sku)
-    except ValidationError as exc:
-        raise RowError("sku", exc.message) from None
-    row = ItemRow(sku)
-    fields = row.fields
-    for column, text in zip(columns, cells, strict=True):
-        reader = _READERS.get(column)
-        if reader is not None:
-            if column not in KEEP_IF_EMPTY or text.strip():
-                fields[reader[0]] = reader[1](text, column)
+    return row_reader(tuple(columns))(cells)
+
+
+_FIELD, _TIER, _BARCODES, _PARENT = range(4)
+
+
+@lru_cache(maxsize=8)
+def row_reader(columns: tuple[str, ...]) -> Callable[[Sequence[str]], ItemRow]:
+    """parse_cells for one header: what each column means is worked out once, not on every row."""
+    # (kind, position, column, field or tier, how the text reads if not as it is, empty keeps)
+    steps: list[tuple[int, int, str, str, Callable[[str, str], Any] | None, bool]] = []
+    for at, column in enumerate(columns):
+        if column in _READERS:
+            name, reads = _READERS[column]
+            steps.append((_FIELD, at, column, name, None if reads is _as_text else reads, column in KEEP_IF_EMPTY))
         elif column in _TIER_COLUMNS:
-            row.tiers[_TIER_COLUMNS[column]] = parse_money(text, column) if text.strip() else None
+            steps.append((_TIER, at, column, _TIER_COLUMNS[column], None, False))
         elif column == "barcodes":
-            row.barcodes = parse_barcodes(text)
+            steps.append((_BARCODES, at, column, column, None, False))
         elif column == "parent_sku":
-            row.has_parent = True
-            row.parent_sku = text.strip() or None
-    return row
+            steps.append((_PARENT, at, column, column, None, False))
+    width = len(columns)
+    sku_at = columns.index("sku") if "sku" in columns else None
+
+    def read(cells: Sequence[str]) -> ItemRow:
+        if len(cells) != width:
+            raise RowError("", f"the row has {len(cells)} cells but the header has {width} columns; "
+                               "check for a stray comma or a missing quote")
+        sku = cells[sku_at].strip() if sku_at is not None else ""
+        if not sku:
+            raise RowError("sku", "the SKU is empty; every row needs one")
+        try:
+            rules.check_sku(sku)
+        except ValidationError as exc:
+            raise RowError("sku", exc.message) from None
+        row = ItemRow(sku)
+        fields = row.fields
+        for kind, at, column, name, parse, keep_if_empty in steps:
+            text = cells[at]
+            if kind == _FIELD:
+                if not keep_if_empty or text.strip():
+                    fields[name] = text if parse is None else parse(text, column)
+            elif kind == _TIER:
+                row.tiers[name] = parse_money(text, column) if text.strip() else None
+            elif kind == _BARCODES:
+                row.barcodes = parse_barcodes(text)
+            else:
+                row.has_parent = True
+                row.parent_sku = text.strip() or None
+        return row
+
+    return read
 
 
 def export_row(item: Mapping[str, Any], barcodes: Iterable[Mapping[str, Any]]) -> list[str]:

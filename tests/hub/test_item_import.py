@@ -5,6 +5,8 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -21,8 +23,9 @@ from hub.catalog import Catalog
 from hub.cli import main
 from hub.db import Database
 from hub.domain import catalog as rules
+from hub.domain.barcodes import parse as parse_code
 from hub.domain.barcodes import with_check_digit
-from hub.errors import ValidationError
+from hub.errors import BackroomError, ValidationError
 from hub.item_csv import COLUMNS, RowError, export_row, format_money, parse_money, parse_row
 from hub.item_export import export_items
 from hub.item_import import ImportResult, import_items
@@ -318,6 +321,189 @@ def test_streams_twenty_thousand_rows(catalog: Catalog, tmp_path: Path) -> None:
     assert [r[0] for r in reason] == ["import big.csv"]
 
 
+# -- the worker process: a big file on disk is read and checked there ---------------------------
+def worker_pids() -> list[int]:
+    """This process's children running the import worker, zombies included (a child not waited for)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            cmdline = (stat.parent / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if int(fields[1]) == os.getpid() and (b"item_import" in cmdline or fields[0] == "Z"):
+            found.append(int(stat.parent.name))
+    return found
+
+
+@pytest.fixture
+def worker(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Every file on disk goes through the worker; none is left behind."""
+    monkeypatch.setattr(item_import, "WORKER_MIN_BYTES", 0)
+    started: list[subprocess.Popen[bytes]] = []
+    popen = subprocess.Popen
+
+    def recording(*args: object, **kw: object) -> subprocess.Popen[bytes]:
+        proc = popen(*args, **kw)  # type: ignore[call-overload]
+        started.append(proc)
+        return proc
+
+    monkeypatch.setattr(item_import.subprocess, "Popen", recording)
+    yield
+    assert started, "no worker was started"
+    assert all(p.returncode is not None for p in started) and not worker_pids()
+
+
+def import_both(tmp_path: Path, text: str, **kw: object) -> tuple[tuple[object, ...], tuple[object, ...]]:
+    """The same import read here (StringIO) and by the worker (a file): results, reports, tables."""
+    path = tmp_path / "items.csv"
+    path.write_text(text, encoding="utf-8")
+    outcomes = []
+    for name in ("here", "worker"):
+        catalog = open_catalog(tmp_path / f"{name}.sqlite3")
+        try:
+            run(catalog, FULL, partial=True)
+            report = io.StringIO()
+            try:
+                with path.open(newline="", encoding="utf-8") if name == "worker" else io.StringIO(text) as f:
+                    result: object = import_items(catalog, f, "owner:test", report=report, **kw)  # type: ignore[arg-type]
+                    result = {k: v for k, v in vars(result).items() if k != "import_id"}
+            except ValidationError as exc:
+                result = exc.message
+            conn = catalog.db.conn
+            tables = [conn.execute(f"SELECT * FROM {t} ORDER BY rowid").fetchall() for t in
+                      ("items", "barcodes", "item_prices", "item_modifier_groups", "kit_components")]
+            audit = conn.execute("SELECT sku, field, old, new, actor, at FROM item_changes ORDER BY id").fetchall()
+            events = conn.execute("SELECT type, occurred_at, json_remove(data, '$.import_id', '$.reason') FROM outbox "
+                                  "ORDER BY seq").fetchall()
+            outcomes.append((result, report.getvalue(), [[tuple(r) for r in t] for t in (*tables, audit, events)]))
+        finally:
+            catalog.db.close()
+    return outcomes[0], outcomes[1]
+
+
+MIXED = "\n".join([
+    f"{','.join(COLUMNS)}",
+    f"N1,Plain,each,1.00,,std,,,,,1,0,,true,{gtin(30)} {gtin(31)}*12,,,3@2.50,,,,,,wrap",
+    "N2,Bad price,each,1.x,,std,,,,,1,0,,true,,,,,,,,,,",
+    f"N3,Stolen code,each,1.00,,std,,,,,1,0,,true,{gtin(1)},,,,,,,,,",
+    "TEA,Green tea again,each,2.59,,std,,,,,12,40,g,true,,,,,,,,,,",
+    "SHIRT-S-RED,,,,,,,,,,1,0,,true,,,,,SHIRT,size=S;colour=red,,,,",
+    "N1,Twice,each,1.00,,std,,,,,1,0,,true,,,,,,,,,,",
+    "KIT2,Kit,each,5.00,,std,,,,,1,0,,true,,,,,,,,components,N1*2;TEA*1,",
+    'N4,"A name, with a comma and a\nline break",g,3.00,,zero,,,,,1,0,,true,2012345,,,,,,,,,',
+    "N5,Scale code,each,1.00,,std,,,,,1,0,,true,2100000000004,,,,,,,,,",
+    "TEA,Once more,each,2.69,,std,,,,,12,40,g,true,,,,,,,,,,",
+    'N6,"Tea, green",each,1.00,,std,,,,,1,0,,true,,,,,,,,,,',
+]) + "\n"
+
+
+@pytest.mark.parametrize("partial", [False, True])
+def test_the_worker_imports_exactly_as_here(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, worker: None,
+                                            partial: bool) -> None:
+    monkeypatch.setattr(item_import, "CHUNK_ROWS", 3)
+    monkeypatch.setattr(item_import, "EVENT_MAX_BYTES", 600)
+    monkeypatch.setattr(item_import, "WORKERS", 2 if partial else 1)  # chunks in turn, answers in order
+    here, there = import_both(tmp_path, MIXED, partial=partial)
+    assert here == there
+    result, report, tables = there
+    assert isinstance(result, dict) and (result["rows"], result["created"], result["updated"]) == (11, 4, 1)
+    assert result["applied"] is partial and len(tables[0]) == (6 + 4 if partial else 6)
+    assert [r["row"] for r in report_rows(io.StringIO(report))] == ["2", "3", "6", "8", "9", "10"]
+
+
+@pytest.mark.parametrize("partial", [False, True])
+def test_the_worker_stops_where_the_file_stops_being_readable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                              worker: None, partial: bool) -> None:
+    monkeypatch.setattr(item_import, "CHUNK_ROWS", 2)
+    rows = "".join(f"R{i},Item {i},each,1.00\n" for i in range(9))
+    here, there = import_both(tmp_path, f"sku,name,unit,price\n{rows}R9,{'x' * 200_000},each,1.00\nR10,Ten,each,1.00\n",
+                              partial=partial)
+    assert here == there and there[0] == "the file cannot be read as CSV at line 11: field larger than field limit (131072)"
+    assert len(there[2][0]) == (6 + 8 if partial else 6)  # the chunks before the bad row, when partial
+
+
+def test_the_worker_stops_at_text_that_is_not_utf8(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                   worker: None) -> None:
+    monkeypatch.setattr(item_import, "CHUNK_ROWS", 100)
+    path = tmp_path / "latin.csv"
+    path.write_bytes(("sku,name,unit,price\n" + "".join(f"L{i},Item {i},each,1.00\n" for i in range(2000))).encode()
+                     + "L2000,Cr\xe8me,each,1.00\n".encode("latin-1"))
+    results = []
+    for reader in ("here", "worker"):
+        monkeypatch.setattr(item_import, "WORKER_MIN_BYTES", 0 if reader == "worker" else 1 << 40)
+        catalog = open_catalog(tmp_path / f"{reader}.sqlite3")
+        try:
+            with path.open(newline="", encoding="utf-8") as f, pytest.raises(ValidationError, match="not UTF-8"):
+                import_items(catalog, f, "owner:test", partial=True)
+            results.append(counts(catalog)[0])
+        finally:
+            catalog.db.close()
+    assert results[0] == results[1] > 0  # the same chunks went in before the error
+
+
+def test_the_worker_ends_with_the_import(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, worker: None) -> None:
+    monkeypatch.setattr(item_import, "CHUNK_ROWS", 10)
+    path = tmp_path / "items.csv"
+    # more checked rows than the pipe holds: the worker is still at work when the first chunk is in
+    path.write_text("sku,name,unit,price\n" + "".join(f"W{i},Item {i},each,1.00\n" for i in range(5000)))
+
+    def interrupt(_rows: int) -> None:
+        raise KeyboardInterrupt
+
+    def kill_worker(_rows: int) -> None:
+        for pid in worker_pids():
+            os.kill(pid, signal.SIGKILL)
+
+    with path.open(newline="") as f, pytest.raises(KeyboardInterrupt):
+        import_items(catalog := open_catalog(tmp_path / "a.sqlite3"), f, "owner:test", progress=interrupt)
+    assert not worker_pids() and counts(catalog)[0] == 0
+    catalog.db.close()
+    with path.open(newline="") as f, pytest.raises(BackroomError, match="import worker process ended unexpectedly"):
+        import_items(catalog := open_catalog(tmp_path / "b.sqlite3"), f, "owner:test", progress=kill_worker)
+    assert counts(catalog)[0] == 0
+    catalog.db.close()
+
+
+def test_text_in_memory_is_never_sent_to_a_worker(catalog: Catalog, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(item_import, "WORKER_MIN_BYTES", 0)
+    monkeypatch.setattr(item_import.subprocess, "Popen", None)  # an API request's body is read in the hub
+    assert run(catalog, FULL).created == 6
+
+
+def test_without_a_worker_process_the_rows_are_checked_here(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                             caplog: pytest.LogCaptureFixture) -> None:
+    def out_of_processes(*args: object, **kw: object) -> None:
+        raise BlockingIOError(11, "Resource temporarily unavailable")
+
+    monkeypatch.setattr(item_import, "WORKER_MIN_BYTES", 0)
+    monkeypatch.setattr(item_import.subprocess, "Popen", out_of_processes)
+    fds = len(list(Path("/proc/self/fd").iterdir()))
+    (tmp_path / "items.csv").write_text(FULL)
+    catalog = open_catalog(tmp_path / "hub.sqlite3")
+    try:
+        with (tmp_path / "items.csv").open(newline="") as f:
+            assert import_items(catalog, f, "owner:test").created == 6
+    finally:
+        catalog.db.close()
+    assert "could not start an import worker process" in caplog.text
+    assert len(list(Path("/proc/self/fd").iterdir())) == fds  # its pipes closed again
+
+
+def test_cli_import_through_the_worker(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                       monkeypatch: pytest.MonkeyPatch, worker: None) -> None:
+    monkeypatch.delenv("BACKROOM_CONFIG", raising=False)
+    monkeypatch.setattr("hub.cli._ImportProgress.EVERY_S", 0.0)
+    monkeypatch.setattr(item_import, "CHUNK_ROWS", 50)
+    path = tmp_path / "items.csv"
+    path.write_text("sku,name,unit,price,barcodes\n" + "".join(f"C{i},Item {i},each,1.00,{gtin(500 + i)}\n"
+                                                              for i in range(200)))
+    assert main(["items", "import", str(path), "--data-dir", str(tmp_path / "data")]) == 0
+    out, err = capsys.readouterr()
+    assert out == "imported items.csv: 200 rows: 200 created, 0 updated, 0 unchanged\n"
+    assert err.splitlines()[-1].startswith("importing: 100%") and "200 rows" in err
+
+
 # -- the format ----------------------------------------------------------------------------------
 @given(st.integers(0, rules.MAX_MINOR))
 def test_money_text_round_trips(minor: int) -> None:
@@ -462,3 +648,19 @@ def test_cli_errors_are_one_clean_line(tmp_path: Path) -> None:
                              env={"PATH": "/usr/bin:/bin", "BACKROOM_LOG_LEVEL": "WARNING"})
         assert out.returncode == 2 and "Traceback" not in out.stderr, out.stderr
         assert says in out.stderr and len(out.stderr.strip().splitlines()) == 1, out.stderr
+
+
+@given(items(), st.lists(st.tuples(TEXT, st.sampled_from(["unit", "case", "inner"]), st.integers(1, 10**5)), max_size=3))
+def test_audit_records_are_written_as_the_catalog_writes_them(drawn: tuple[dict, list[dict]],
+                                                             bs: list[tuple[str, str, int]]) -> None:
+    item = {**rules.DEFAULTS, **{f: v for f, v in drawn[0].items() if f in rules.FIELDS}}
+    record = {"sku": drawn[0]["sku"], "parent_sku": None, **item,
+              "barcodes": [{"code": c, "packaging": p, "pack_qty": q, "internal": False} for c, p, q in bs]}
+    assert item_import._record_json(drawn[0]["sku"], item, bs) == item_import._AUDIT_JSON(record)
+
+
+@given(st.from_regex(r"\A[0-9]{8,15}\Z") | st.text(max_size=16))
+def test_the_quick_gtin_reading_agrees_with_the_parser(code: str) -> None:
+    parsed = parse_code(code)
+    expected = parsed.gtin if parsed.kind == "gtin" and parsed.valid and 12 <= len(code) <= 14 else None
+    assert item_import._gtin_key(code) == expected
