@@ -6,7 +6,7 @@
    against sqlite-utils insert_all of the same rows into a bare table in the same run (and, for
    information, plain executemany in one transaction). Peak resident memory during the import:
    this process's VmHWM (reset before the import where the kernel allows; VmRSS also sampled)
-   plus the peak of the worker process that checks the rows of a big file (hub.item_import).
+   plus the peak of the worker process that checks the rows of a big file (hub.item_import_worker).
 2. Lookup: Store.lookup (parse + find) of random existing barcodes on that catalog, against a
    raw SELECT ... WHERE code = ? on the same database.
 

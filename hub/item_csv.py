@@ -28,11 +28,11 @@ from hub.errors import ValidationError
 COLUMNS = ("sku", "name", "unit", "price", "cost", "tax_category", "department", "category", "supplier",
            "supplier_sku", "case_pack", "net_content", "net_unit", "active", "barcodes", "member_price",
            "wholesale_price", "breaks", "parent_sku", "variant_values", "variant_axes", "kit_policy",
-           "components", "modifier_groups")
+           "components", "modifier_groups", "aisle", "negative_stock")
 # Columns whose empty cell means "as it is" rather than "none".
 KEEP_IF_EMPTY = frozenset({"name", "unit", "price", "cost", "tax_category", "case_pack", "net_content", "active"})
 _TEXT = ("name", "unit", "tax_category", "department", "category", "supplier", "supplier_sku", "net_unit",
-         "kit_policy")
+         "kit_policy", "aisle", "negative_stock")
 _MONEY = {"price": "price_minor", "cost": "cost_minor"}
 _WHOLE = ("case_pack", "net_content")
 _TIER_COLUMNS = {"member_price": "member", "wholesale_price": "wholesale"}

@@ -105,6 +105,8 @@ OPENAPI["components"]["schemas"]["ItemFields"] = {
         "breaks": {"type": "array", "items": {"type": "object", "properties": {
             "tier": {"enum": ["retail", "member", "wholesale"]}, "qty": {"type": "integer"}, "price_minor": {"type": "integer"}}}},
         "modifier_groups": {"type": "array", "items": {"type": "string"}},
+        "aisle": {"type": "string", "description": "where it sits on the shop floor (count sessions by aisle)"},
+        "negative_stock": {"enum": ["", "allow", "block"], "description": "'' follows store.negative_stock"},
         "barcodes": {"type": "array", "description": "POST only: codes, or {code, packaging: unit|inner|case, pack_qty}"},
         "reason": {"type": "string", "description": "why; kept in the item's history"},
         "effective_at": {"type": "string", "format": "date-time", "description": "PATCH only: apply at this time"}}}

@@ -121,6 +121,8 @@ function renderHead() {
   setText($("item-sku"), item.sku);
   const kit = item.kit_policy === "components" ? " kits from components" : "";
   setText($("item-available"), `Available: ${item.available}${kit}`);
+  const stockLink = $("item-stock-link"); // removed for people who may not see stock pages
+  if (stockLink) stockLink.href = `/stock/${encodeURIComponent(item.sku)}`;
   $("item-badges").replaceChildren(
     item.active ? "" : el("span", { class: "badge badge-bad" }, "Switched off"),
     item.kit_policy ? el("span", { class: "badge badge-off" }, "Kit") : "",

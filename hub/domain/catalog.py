@@ -18,6 +18,7 @@ from hub.errors import Forbidden, ValidationError
 UNITS = ("each", "g", "ml")
 NET_UNITS = ("", "g", "ml")
 KIT_POLICIES = ("", "components", "assembled")
+NEGATIVE_STOCK = ("", "allow", "block")  # '' follows the store's setting (store.negative_stock)
 PRICE_TIERS = ("member", "wholesale")  # retail is price_minor
 BREAK_TIERS = ("retail", "member", "wholesale")
 PACKAGING = ("unit", "inner", "case")
@@ -29,7 +30,7 @@ IDENT_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
 # Columns of the items table that a caller may set; the rest of an item lives in side tables.
 COLUMNS = ("name", "unit", "price_minor", "cost_minor", "tax_category", "department", "category",
            "supplier", "supplier_sku", "case_pack", "net_content", "net_unit", "active",
-           "variant_axes", "variant_values", "kit_policy")
+           "variant_axes", "variant_values", "kit_policy", "aisle", "negative_stock")
 RELATED = ("tiers", "breaks", "components", "modifier_groups")
 FIELDS = COLUMNS + RELATED
 # Money and identity-of-measure fields: a manager's edit becomes a request an owner approves.
@@ -153,13 +154,14 @@ CHECKS: dict[str, Callable[[str, Any], Any]] = {
     "category": _text(80), "supplier": _text(80), "supplier_sku": _text(64),
     "case_pack": _int(1, 100_000), "net_content": _int(0, 10_000_000), "net_unit": _choice(NET_UNITS),
     "active": _bool, "variant_axes": _axes, "variant_values": _values, "kit_policy": _choice(KIT_POLICIES),
+    "aisle": _text(40), "negative_stock": _choice(NEGATIVE_STOCK),
     "tiers": _tiers, "breaks": _breaks, "components": _components, "modifier_groups": _groups,
 }
 DEFAULTS: dict[str, Any] = {
     "cost_minor": 0, "tax_category": "zero", "department": "", "category": "", "supplier": "",
     "supplier_sku": "", "case_pack": 1, "net_content": 0, "net_unit": "", "active": True,
     "variant_axes": [], "variant_values": {}, "kit_policy": "", "tiers": {}, "breaks": [],
-    "components": [], "modifier_groups": [],
+    "components": [], "modifier_groups": [], "aisle": "", "negative_stock": "",
 }
 REQUIRED_ON_CREATE = ("name", "unit")
 

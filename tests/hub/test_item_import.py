@@ -18,7 +18,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from hub import item_import
+from hub import item_import, item_import_worker
 from hub.catalog import Catalog
 from hub.cli import main
 from hub.db import Database
@@ -87,12 +87,12 @@ def export_text(catalog: Catalog) -> str:
 
 # A catalog that uses every column: tiers, breaks, case and inner codes, variants, kits, modifiers.
 FULL = f"""{','.join(COLUMNS)}
-TEA,Green tea,each,2.49,1.20,std,Pantry,Tea,Leafco,LC-9,12,40,g,true,{gtin(1)} {gtin(2)}*12 {gtin(3)}*6i,2.20,2.00,3@6.50 member:3@6.00,,,,,,wrap
-SHIRT,T-shirt,each,12.00,5.00,std,Clothes,,,,1,0,,true,,,,,,,size;colour,,,
-SHIRT-M-RED,,,,,,Clothes,,,,1,0,,true,{gtin(4)},,,,SHIRT,size=M;colour=red,,,,
-SHIRT-L-RED,T-shirt L red,,13.50,,,Clothes,,,,1,0,,false,,,,,SHIRT,size=L;colour=red,,,,
-BOX,Gift box,each,15.00,,std,Gifts,,,,1,0,,true,{gtin(5)},,,,,,,components,TEA*2;SHIRT-M-RED*1,
-HAM,Ham,g,19.90,,zero,Deli,,,,1,0,,true,2012345,,,,,,,,,
+TEA,Green tea,each,2.49,1.20,std,Pantry,Tea,Leafco,LC-9,12,40,g,true,{gtin(1)} {gtin(2)}*12 {gtin(3)}*6i,2.20,2.00,3@6.50 member:3@6.00,,,,,,wrap,3,block
+SHIRT,T-shirt,each,12.00,5.00,std,Clothes,,,,1,0,,true,,,,,,,size;colour,,,,,
+SHIRT-M-RED,,,,,,Clothes,,,,1,0,,true,{gtin(4)},,,,SHIRT,size=M;colour=red,,,,,Back wall,allow
+SHIRT-L-RED,T-shirt L red,,13.50,,,Clothes,,,,1,0,,false,,,,,SHIRT,size=L;colour=red,,,,,,
+BOX,Gift box,each,15.00,,std,Gifts,,,,1,0,,true,{gtin(5)},,,,,,,components,TEA*2;SHIRT-M-RED*1,,,
+HAM,Ham,g,19.90,,zero,Deli,,,,1,0,,true,2012345,,,,,,,,,,,
 """
 
 
@@ -163,7 +163,7 @@ def test_reimport_and_export_round_trip_change_nothing(catalog: Catalog, tmp_pat
 
 
 def test_export_puts_what_an_item_needs_before_it(catalog: Catalog) -> None:
-    run(catalog, FULL + "AAKIT,Kit of kits,each,30.00,,std,,,,,1,0,,true,,,,,,,,assembled,BOX*1;HAM*500,\n")
+    run(catalog, FULL + "AAKIT,Kit of kits,each,30.00,,std,,,,,1,0,,true,,,,,,,,assembled,BOX*1;HAM*500,,,\n")
     skus = [line.split(",")[0] for line in export_text(catalog).splitlines()[1:]]
     assert skus == ["HAM", "SHIRT", "TEA", "SHIRT-L-RED", "SHIRT-M-RED", "BOX", "AAKIT"]
 
@@ -264,6 +264,42 @@ def test_only_the_columns_given_change(catalog: Catalog) -> None:
     assert tea is not None and tea["tiers"] == {"member": 210} and tea["department"] == "" and tea["active"] is False
 
 
+def stock_fields(catalog: Catalog) -> dict[str, tuple[str, str]]:
+    return {r[0]: (r[1], r[2]) for r in catalog.db.conn.execute("SELECT sku, aisle, negative_stock FROM items")}
+
+
+def test_aisle_and_negative_stock_import_and_export(catalog: Catalog) -> None:
+    run(catalog, FULL)  # TEA on the bulk path, SHIRT-M-RED through Catalog.create
+    assert stock_fields(catalog) == {"TEA": ("3", "block"), "SHIRT-M-RED": ("Back wall", "allow"), "SHIRT": ("", ""),
+                                     "SHIRT-L-RED": ("", ""), "BOX": ("", ""), "HAM": ("", "")}
+    created = json.loads(catalog.db.conn.execute("SELECT new FROM item_changes WHERE sku = 'TEA'").fetchone()[0])
+    assert (created["aisle"], created["negative_stock"]) == ("3", "block")
+    # an update; an empty cell blanks them as it does department: negative_stock then follows the store
+    result = run(catalog, "sku,aisle,negative_stock\nTEA, 4 ,\nHAM,12,allow\nBOX,,\n")
+    assert (result.updated, result.unchanged) == (2, 1)
+    assert stock_fields(catalog)["TEA"] == ("4", "") and stock_fields(catalog)["HAM"] == ("12", "allow")
+    changes = catalog.db.conn.execute("SELECT field, old, new FROM item_changes WHERE sku = 'TEA' AND field <> 'created' "
+                                      "ORDER BY id").fetchall()
+    assert [tuple(c) for c in changes] == [("aisle", '"3"', '"4"'), ("negative_stock", '"block"', '""')]
+    assert json.loads(catalog.db.conn.execute("SELECT data FROM outbox WHERE type = 'item.changed' ORDER BY seq DESC "
+                                              "LIMIT 1").fetchone()[0])["changes"] == {"negative_stock": {"old": "", "new": "allow"},
+                                                                                       "aisle": {"old": "", "new": "12"}}
+    exported = {r["sku"]: (r["aisle"], r["negative_stock"]) for r in csv.DictReader(io.StringIO(export_text(catalog)))}
+    assert exported == stock_fields(catalog)
+
+
+@pytest.mark.parametrize("sku", ["NEW", "TEA"])  # the bulk path and the update path
+def test_a_bad_aisle_or_negative_stock_is_a_row_rejection(catalog: Catalog, sku: str) -> None:
+    run(catalog, FULL)
+    report = io.StringIO()
+    text = f"sku,name,unit,price,aisle,negative_stock\n{sku},Tea,each,1.00,3,never\n{sku}2,Tea,each,1.00,{'x' * 41},\n"
+    result = run(catalog, text.replace("TEA2", "HAM"), report=report)
+    rows = report_rows(report)
+    assert result.rejected == 2 and [r["column"] for r in rows] == ["negative_stock", "aisle"]
+    assert rows[0]["reason"] == "negative_stock must be one of '', 'allow', 'block' (got 'never')"
+    assert rows[1]["reason"] == "aisle must be 0-40 characters (got 41)"
+
+
 def test_duplicates_and_events_across_chunks(catalog: Catalog, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(item_import, "CHUNK_ROWS", 3)
     monkeypatch.setattr(item_import, "EVENT_MAX_BYTES", 1000)
@@ -348,7 +384,7 @@ def worker(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         started.append(proc)
         return proc
 
-    monkeypatch.setattr(item_import.subprocess, "Popen", recording)
+    monkeypatch.setattr(item_import_worker.subprocess, "Popen", recording)
     yield
     assert started, "no worker was started"
     assert all(p.returncode is not None for p in started) and not worker_pids()
@@ -384,17 +420,17 @@ def import_both(tmp_path: Path, text: str, **kw: object) -> tuple[tuple[object, 
 
 MIXED = "\n".join([
     f"{','.join(COLUMNS)}",
-    f"N1,Plain,each,1.00,,std,,,,,1,0,,true,{gtin(30)} {gtin(31)}*12,,,3@2.50,,,,,,wrap",
-    "N2,Bad price,each,1.x,,std,,,,,1,0,,true,,,,,,,,,,",
-    f"N3,Stolen code,each,1.00,,std,,,,,1,0,,true,{gtin(1)},,,,,,,,,",
-    "TEA,Green tea again,each,2.59,,std,,,,,12,40,g,true,,,,,,,,,,",
-    "SHIRT-S-RED,,,,,,,,,,1,0,,true,,,,,SHIRT,size=S;colour=red,,,,",
-    "N1,Twice,each,1.00,,std,,,,,1,0,,true,,,,,,,,,,",
-    "KIT2,Kit,each,5.00,,std,,,,,1,0,,true,,,,,,,,components,N1*2;TEA*1,",
-    'N4,"A name, with a comma and a\nline break",g,3.00,,zero,,,,,1,0,,true,2012345,,,,,,,,,',
-    "N5,Scale code,each,1.00,,std,,,,,1,0,,true,2100000000004,,,,,,,,,",
-    "TEA,Once more,each,2.69,,std,,,,,12,40,g,true,,,,,,,,,,",
-    'N6,"Tea, green",each,1.00,,std,,,,,1,0,,true,,,,,,,,,,',
+    f"N1,Plain,each,1.00,,std,,,,,1,0,,true,{gtin(30)} {gtin(31)}*12,,,3@2.50,,,,,,wrap,2,block",
+    "N2,Bad price,each,1.x,,std,,,,,1,0,,true,,,,,,,,,,,,",
+    f"N3,Stolen code,each,1.00,,std,,,,,1,0,,true,{gtin(1)},,,,,,,,,,,",
+    "TEA,Green tea again,each,2.59,,std,,,,,12,40,g,true,,,,,,,,,,,4,",
+    "SHIRT-S-RED,,,,,,,,,,1,0,,true,,,,,SHIRT,size=S;colour=red,,,,,,allow",
+    "N1,Twice,each,1.00,,std,,,,,1,0,,true,,,,,,,,,,,,",
+    "KIT2,Kit,each,5.00,,std,,,,,1,0,,true,,,,,,,,components,N1*2;TEA*1,,,",
+    'N4,"A name, with a comma and a\nline break",g,3.00,,zero,,,,,1,0,,true,2012345,,,,,,,,,,,',
+    "N5,Scale code,each,1.00,,std,,,,,1,0,,true,2100000000004,,,,,,,,,,,",
+    "TEA,Once more,each,2.69,,std,,,,,12,40,g,true,,,,,,,,,,,,",
+    'N6,"Tea, green",each,1.00,,std,,,,,1,0,,true,,,,,,,,,,,Till 1,',
 ]) + "\n"
 
 
@@ -403,7 +439,7 @@ def test_the_worker_imports_exactly_as_here(tmp_path: Path, monkeypatch: pytest.
                                             partial: bool) -> None:
     monkeypatch.setattr(item_import, "CHUNK_ROWS", 3)
     monkeypatch.setattr(item_import, "EVENT_MAX_BYTES", 600)
-    monkeypatch.setattr(item_import, "WORKERS", 2 if partial else 1)  # chunks in turn, answers in order
+    monkeypatch.setattr(item_import_worker, "WORKERS", 2 if partial else 1)  # chunks in turn, answers in order
     here, there = import_both(tmp_path, MIXED, partial=partial)
     assert here == there
     result, report, tables = there
@@ -467,7 +503,7 @@ def test_the_worker_ends_with_the_import(tmp_path: Path, monkeypatch: pytest.Mon
 
 def test_text_in_memory_is_never_sent_to_a_worker(catalog: Catalog, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(item_import, "WORKER_MIN_BYTES", 0)
-    monkeypatch.setattr(item_import.subprocess, "Popen", None)  # an API request's body is read in the hub
+    monkeypatch.setattr(item_import_worker.subprocess, "Popen", None)  # an API request's body is read in the hub
     assert run(catalog, FULL).created == 6
 
 
@@ -477,7 +513,7 @@ def test_without_a_worker_process_the_rows_are_checked_here(tmp_path: Path, monk
         raise BlockingIOError(11, "Resource temporarily unavailable")
 
     monkeypatch.setattr(item_import, "WORKER_MIN_BYTES", 0)
-    monkeypatch.setattr(item_import.subprocess, "Popen", out_of_processes)
+    monkeypatch.setattr(item_import_worker.subprocess, "Popen", out_of_processes)
     fds = len(list(Path("/proc/self/fd").iterdir()))
     (tmp_path / "items.csv").write_text(FULL)
     catalog = open_catalog(tmp_path / "hub.sqlite3")
@@ -579,6 +615,7 @@ def items(draw: st.DrawFn) -> tuple[dict, list[dict]]:
         "kit_policy": draw(st.sampled_from(rules.KIT_POLICIES)),
         "components": sorted(draw(st.dictionaries(SKU, st.integers(1, 10**6), max_size=3)).items()),
         "modifier_groups": draw(st.lists(st.from_regex(rules.IDENT_RE, fullmatch=True), max_size=3, unique=True)),
+        "aisle": draw(st.just("") | TEXT), "negative_stock": draw(st.sampled_from(rules.NEGATIVE_STOCK)),
     }
     item["breaks"] = [{"tier": t, "qty": q, "price_minor": p}
                       for (t, q), p in sorted(item["breaks"], key=lambda b: (rules.BREAK_TIERS.index(b[0][0]), b[0][1]))]
@@ -656,11 +693,11 @@ def test_audit_records_are_written_as_the_catalog_writes_them(drawn: tuple[dict,
     item = {**rules.DEFAULTS, **{f: v for f, v in drawn[0].items() if f in rules.FIELDS}}
     record = {"sku": drawn[0]["sku"], "parent_sku": None, **item,
               "barcodes": [{"code": c, "packaging": p, "pack_qty": q, "internal": False} for c, p, q in bs]}
-    assert item_import._record_json(drawn[0]["sku"], item, bs) == item_import._AUDIT_JSON(record)
+    assert item_import_worker._record_json(drawn[0]["sku"], item, bs) == item_import_worker._AUDIT_JSON(record)
 
 
 @given(st.from_regex(r"\A[0-9]{8,15}\Z") | st.text(max_size=16))
 def test_the_quick_gtin_reading_agrees_with_the_parser(code: str) -> None:
     parsed = parse_code(code)
     expected = parsed.gtin if parsed.kind == "gtin" and parsed.valid and 12 <= len(code) <= 14 else None
-    assert item_import._gtin_key(code) == expected
+    assert item_import_worker._gtin_key(code) == expected
