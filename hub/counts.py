@@ -11,7 +11,6 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-import os
 import sqlite3
 import uuid
 from collections.abc import Mapping
@@ -22,7 +21,8 @@ from typing import Any
 from hub.clock import iso
 from hub.domain import counting
 from hub.errors import Conflict, Forbidden, NotFound, UnprocessableError, ValidationError
-from hub.ledger import MAX_QTY, Ledger, text, whole
+from hub.files import write_private
+from hub.ledger import MAX_QTY, Ledger, body_object, text, whole
 from hub.store import Store
 
 SALES_WINDOW_DAYS = 90
@@ -38,15 +38,6 @@ _MANAGERS = frozenset({"manager", "owner", "integration"})
 _WAITING = "('needs_approval', 'recount', 'counted')"
 _COUNTABLE = "i.active = 1 AND i.kit_policy <> 'components' AND i.variant_axes = '[]'"
 _EPOCH = date(1970, 1, 1)
-
-
-def _fields(body: Any, allowed: set[str], example: str) -> dict[str, Any]:
-    if not isinstance(body, dict):
-        raise ValidationError(f"the body must be a JSON object like {example}")
-    unknown = sorted(set(body) - allowed)
-    if unknown:
-        raise ValidationError(f"unknown field {unknown[0]!r}; allowed: {', '.join(sorted(allowed))}", field=unknown[0])
-    return body
 
 
 def _photo(value: Any) -> tuple[bytes, str]:
@@ -121,7 +112,7 @@ class Counts:
     # -- sessions ------------------------------------------------------------------------------
     def open_session(self, body: Any, actor: str) -> dict[str, Any]:
         """{location, scope_kind, scope, blind (default true), note}: a count session, open for counting."""
-        body = _fields(body, {"location", "scope_kind", "scope", "blind", "note"},
+        body = body_object(body, {"location", "scope_kind", "scope", "blind", "note"},
                        '{"location": "floor", "scope_kind": "aisle", "scope": "3"}')
         kind = body.get("scope_kind")
         if kind not in SCOPES:
@@ -211,7 +202,7 @@ class Counts:
     # -- counting --------------------------------------------------------------------------------
     def count_line(self, session_id: int, body: Any, actor: str, role: str = "cashier") -> dict[str, Any]:
         """{sku or code, qty, mode: set|add, note, photo}: record (or correct) what is on the shelf."""
-        body = _fields(body, {"id", "sku", "code", "qty", "mode", "note", "photo"}, '{"code": "4006381333931", "qty": 3}')
+        body = body_object(body, {"id", "sku", "code", "qty", "mode", "note", "photo"}, '{"code": "4006381333931", "qty": 3}')
         mode = body.get("mode", "set")
         if mode not in ("set", "add"):
             raise ValidationError("mode must be set (the shelf holds qty) or add (qty more found)", field="mode")
@@ -317,18 +308,7 @@ class Counts:
         rel = f"photos/count-{session_id}/{sku}.{ext}"
         path = self.data_dir / rel
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        try:
-            os.fchmod(fd, 0o600)
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(data)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
+        write_private(path, data)
         if old and old != rel:
             (self.data_dir / old).unlink(missing_ok=True)
         return rel

@@ -6,14 +6,14 @@ import os
 from pathlib import Path
 
 
-def write_private(path: Path, text: str) -> None:
-    """Write text to path with mode 0600 from the first byte, atomically (temp file + rename):
-    a power cut leaves the old file or the new one, never an empty or partial one."""
+def write_private(path: Path, data: str | bytes) -> None:
+    """Write text or bytes to path with mode 0600 from the first byte, atomically (temp file +
+    rename): a power cut leaves the old file or the new one, never an empty or partial one."""
     tmp = path.with_name(f".{path.name}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:
-        with os.fdopen(fd, "w") as fh:
-            fh.write(text)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data.encode() if isinstance(data, str) else data)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)

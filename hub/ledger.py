@@ -40,7 +40,8 @@ def text(value: Any, field: str, max_len: int = 500) -> str:
     return value.strip()
 
 
-def _object(body: Any, allowed: set[str], example: str) -> dict[str, Any]:
+def body_object(body: Any, allowed: set[str], example: str) -> dict[str, Any]:
+    """A request body as an object with only the allowed fields; ValidationError naming the first stray one."""
     if not isinstance(body, dict):
         raise ValidationError(f"the body must be a JSON object like {example}")
     unknown = sorted(set(body) - allowed)
@@ -91,7 +92,7 @@ class Ledger:
     # -- documents ---------------------------------------------------------------------------------
     def adjust(self, body: Any, actor: str, device: str = "") -> dict[str, Any]:
         """{sku, location, qty (signed), reason, note}: an adjustment with a reason code."""
-        body = _object(body, {"sku", "location", "qty", "reason", "note"},
+        body = body_object(body, {"sku", "location", "qty", "reason", "note"},
                        '{"sku": "A1", "location": "floor", "qty": -2, "reason": "damaged"}')
         qty = body.get("qty")
         if isinstance(qty, bool) or not isinstance(qty, int) or qty == 0 or abs(qty) > MAX_QTY:
@@ -112,7 +113,7 @@ class Ledger:
 
     def transfer(self, body: Any, actor: str, device: str = "") -> dict[str, Any]:
         """{sku, from, to, qty, note}: two moves with one document id."""
-        body = _object(body, {"sku", "from", "to", "qty", "note", "reason"},
+        body = body_object(body, {"sku", "from", "to", "qty", "note", "reason"},
                        '{"sku": "A1", "from": "backroom", "to": "floor", "qty": 12}')
         qty = whole(body.get("qty"), "qty")
         note = text(body.get("note"), "note")
@@ -136,7 +137,7 @@ class Ledger:
     def dispose(self, body: Any, actor: str) -> dict[str, Any]:
         """A review-bin item's fate: restock (to the floor), refurbish (to the backroom), markdown
         (into a markdown SKU on the floor), or write_off; each a move with its reason."""
-        body = _object(body, {"sku", "qty", "action", "markdown_sku", "note", "from"},
+        body = body_object(body, {"sku", "qty", "action", "markdown_sku", "note", "from"},
                        '{"sku": "A1", "qty": 1, "action": "restock"}')
         action = body.get("action")
         if action not in DISPOSITIONS:
@@ -176,7 +177,7 @@ class Ledger:
 
     # -- reservations (click-and-collect) ---------------------------------------------------------
     def reserve(self, body: Any, actor: str) -> dict[str, Any]:
-        body = _object(body, {"sku", "location", "qty", "ref"}, '{"sku": "A1", "qty": 2, "ref": "web order 1042"}')
+        body = body_object(body, {"sku", "location", "qty", "ref"}, '{"sku": "A1", "qty": 2, "ref": "web order 1042"}')
         qty = whole(body.get("qty"), "qty")
         ref = text(body.get("ref"), "ref", 100)
         res_id = uuid.uuid4().hex
@@ -291,7 +292,7 @@ class Ledger:
             raise NotFound(f"no code kind {kind!r}: return, condition or adjustment", field="kind")
         if not CODE_RE.match(code):
             raise ValidationError("a code is 1-40 lower-case letters, digits or '_'", field="code")
-        body = _object(body, {"label", "location", "needs_note"}, '{"label": "Water damage", "location": "damaged"}')
+        body = body_object(body, {"label", "location", "needs_note"}, '{"label": "Water damage", "location": "damaged"}')
         label = text(body.get("label"), "label", 60)
         if not label:
             raise ValidationError("label must say what the code means", field="label")
@@ -318,7 +319,7 @@ class Ledger:
     def put_location(self, loc_id: str, body: Any, actor: str) -> dict[str, Any]:
         if not CODE_RE.match(loc_id):
             raise ValidationError("a location id is 1-40 lower-case letters, digits or '_'", field="id")
-        body = _object(body, {"name", "active"}, '{"name": "Cold room"}')
+        body = body_object(body, {"name", "active"}, '{"name": "Cold room"}')
         name = text(body.get("name"), "name", 60)
         if not name:
             raise ValidationError("name must say where it is", field="name")

@@ -15,7 +15,7 @@ from typing import Any
 
 from hub.clock import iso
 from hub.errors import NotFound, UnprocessableError, ValidationError
-from hub.ledger import Ledger, text, whole
+from hub.ledger import Ledger, body_object, text, whole
 from hub.store import Store
 
 PO_STATUSES = ("open", "received", "closed")
@@ -23,21 +23,12 @@ MAX_LINES = 500
 MAX_COST = 10**10
 
 
-def _object(body: Any, allowed: set[str], example: str) -> dict[str, Any]:
-    if not isinstance(body, dict):
-        raise ValidationError(f"the body must be a JSON object like {example}")
-    unknown = sorted(set(body) - allowed)
-    if unknown:
-        raise ValidationError(f"unknown field {unknown[0]!r}; allowed: {', '.join(sorted(allowed))}", field=unknown[0])
-    return body
-
-
 def _lines(body: dict[str, Any], allowed: set[str]) -> list[dict[str, Any]]:
     lines = body.get("lines")
     if not isinstance(lines, list) or not lines or len(lines) > MAX_LINES:
         raise ValidationError(f"lines must be a list of 1-{MAX_LINES} {{{', '.join(sorted(allowed))}}}", field="lines")
     for i, line in enumerate(lines):
-        _object(line, allowed, '{"sku": "A1", "qty": 12}')
+        body_object(line, allowed, '{"sku": "A1", "qty": 12}')
         whole(line.get("qty"), f"lines[{i}].qty")
         if line.get("cost_minor") is not None:
             whole(line["cost_minor"], f"lines[{i}].cost_minor", 0, MAX_COST)
@@ -53,7 +44,7 @@ class Receiving:
     # -- purchase orders ---------------------------------------------------------------------
     def create_order(self, body: Any, actor: str) -> dict[str, Any]:
         """{supplier, note, lines: [{sku, qty, cost_minor}]}: a PO, open until all of it has come."""
-        body = _object(body, {"supplier", "note", "lines"},
+        body = body_object(body, {"supplier", "note", "lines"},
                        '{"supplier": "Leafco", "lines": [{"sku": "TEA", "qty": 24, "cost_minor": 120}]}')
         supplier, note = text(body.get("supplier"), "supplier", 100), text(body.get("note"), "note")
         lines = _lines(body, {"sku", "qty", "cost_minor"})
@@ -103,7 +94,7 @@ class Receiving:
     # -- deliveries --------------------------------------------------------------------------
     def receive(self, body: Any, actor: str, device: str = "") -> dict[str, Any]:
         """{po_id?, supplier?, location, note, lines: [{sku, qty, po_line_no?, cost_minor?}]}."""
-        body = _object(body, {"po_id", "supplier", "location", "note", "lines"},
+        body = body_object(body, {"po_id", "supplier", "location", "note", "lines"},
                        '{"po_id": "...", "lines": [{"sku": "TEA", "qty": 12}]}')
         note, supplier = text(body.get("note"), "note"), text(body.get("supplier"), "supplier", 100)
         lines = _lines(body, {"sku", "qty", "po_line_no", "cost_minor"})

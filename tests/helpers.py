@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite3
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, TypeVar
 
 if TYPE_CHECKING:
@@ -40,3 +41,16 @@ def add_item(store: Store, conn: sqlite3.Connection, item: CatalogItem, codes: l
               "active": item.active, "department": department}
     catalog.create(conn, item.sku, fields, actor,
                    barcodes=[{"code": c, "packaging": "unit" if n == 1 else "case", "pack_qty": n} for c, n in codes])
+
+
+T0 = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)  # the tests' "now", a Friday morning
+
+
+class Clock:
+    """A clock the test moves by hand: set .now."""
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now

@@ -8,7 +8,8 @@ import os
 import subprocess
 import sys
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,7 @@ from hub import config as cfg
 from hub.auth import Auth
 from hub.demo import wait_http
 from hub.demo_catalog import load_demo_catalog
-from hub.mosquitto import Broker, free_port
+from hub.mosquitto import Broker, acl_text, free_port, start_broker
 from hub.service import open_database
 from hub.store import Store
 from tests.conftest import HUB_ID, USERS
@@ -29,6 +30,11 @@ CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
 OWNER = ("olive", "owner-password-1")
+MANAGER = ("manny", "manager-password-1")
+CASHIER = ("cass", "cashier-password-1")
+TABLET = {"width": 768, "height": 1024}
+PHONE = {"width": 390, "height": 844}
+WAIT_MS = 15000
 SINK_SECRET = "e2e-sink-secret"
 
 
@@ -123,6 +129,13 @@ class Shop:
             return events
 
 
+def _print_tracebacks(s: Shop) -> None:
+    for log in sorted(s.logs.glob("*.log")):
+        text = log.read_text(errors="replace")
+        if "Traceback" in text:
+            print(f"--- {log.name} ---\n{text[-4000:]}")
+
+
 @pytest.fixture
 def shop(tmp_path: Path, broker: Broker) -> Iterator[Shop]:
     s = Shop(tmp_path, broker)
@@ -131,10 +144,58 @@ def shop(tmp_path: Path, broker: Broker) -> Iterator[Shop]:
         yield s
     finally:
         s.stop()
-        for log in sorted(s.logs.glob("*.log")):
-            text = log.read_text(errors="replace")
-            if "Traceback" in text:
-                print(f"--- {log.name} ---\n{text[-4000:]}")
+        _print_tracebacks(s)
+
+
+@contextmanager
+def staffed_shop(root: Path) -> Iterator[Shop]:
+    """A shop with its own broker and, besides the owner, a manager and a cashier: for a module's
+    tests to share (each working on its own demo items)."""
+    broker = start_broker(root / "mosquitto", USERS, acl_text("hub", "devices"))
+    s = Shop(root / "shop", broker)
+    try:
+        s.start()
+        for (user, password), role in ((MANAGER, "manager"), (CASHIER, "cashier")):
+            subprocess.run([sys.executable, "-m", "hub.cli", "user", "set", user, "--role", role, "--password-stdin",
+                            "--config", str(s.config_path)], input=password + "\n", text=True, check=True,
+                           capture_output=True)
+        yield s
+    finally:
+        s.stop()
+        broker.stop()
+        _print_tracebacks(s)
+
+
+@contextmanager
+def page_opener(shop: Shop, browser: Any, default_who: tuple[str, str]) -> Iterator[Callable[..., Any]]:
+    """open_(path, who, viewport): a page signed in as who, each in its own browser context,
+    closed when the test ends. It waits for body[data-role] when the page sets it."""
+    contexts: list[Any] = []
+
+    def open_(path: str, who: tuple[str, str] = default_who, viewport: dict[str, int] = TABLET) -> Any:
+        context = browser.new_context(viewport=viewport, has_touch=True)
+        contexts.append(context)
+        page = context.new_page()
+        page.set_default_timeout(WAIT_MS)
+        # shown when a test fails: the page's own errors say more than a timeout does
+        page.on("console", lambda m: print(f"console {m.type}: {m.text}") if m.type in ("error", "warning") else None)
+        page.on("pageerror", lambda exc: print(f"page error: {exc}"))
+        page.goto(f"{shop.url}{path}")
+        page.wait_for_url("**/login**")
+        page.fill("input[name=username]", who[0])
+        page.fill("input[name=password]", who[1])
+        page.click("button[type=submit]")
+        bare = path.split("?")[0]
+        page.wait_for_url(lambda url: url.split("?")[0].endswith(bare) and "/login" not in url)
+        if page.url != f"{shop.url}{path}":
+            page.goto(f"{shop.url}{path}")
+        return page
+
+    try:
+        yield open_
+    finally:
+        for context in contexts:
+            context.close()
 
 
 @pytest.fixture(scope="session")

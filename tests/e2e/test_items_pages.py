@@ -4,74 +4,35 @@ works on its own demo items, so they don't see each other's edits."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from hub.mosquitto import acl_text, start_broker
-from tests.conftest import USERS
-from tests.e2e.conftest import OWNER, Shop
+from tests.e2e.conftest import (
+    CASHIER,
+    MANAGER,
+    OWNER,
+    PHONE,
+    TABLET,
+    Shop,
+    page_opener,
+    staffed_shop,
+)
 from tests.helpers import wait_until
-
-TABLET = {"width": 768, "height": 1024}
-PHONE = {"width": 390, "height": 844}
-MANAGER = ("manny", "manager-password-1")
-CASHIER = ("cass", "cashier-password-1")
-WAIT_MS = 15000
 
 
 @pytest.fixture(scope="module")
 def shop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Shop]:
-    root = tmp_path_factory.mktemp("items-pages")
-    broker = start_broker(root / "mosquitto", USERS, acl_text("hub", "devices"))
-    s = Shop(root / "shop", broker)
-    try:
-        s.start()
-        for (user, password), role in ((MANAGER, "manager"), (CASHIER, "cashier")):
-            subprocess.run([sys.executable, "-m", "hub.cli", "user", "set", user, "--role", role, "--password-stdin",
-                            "--config", str(s.config_path)], input=password + "\n", text=True, check=True,
-                           capture_output=True)
+    with staffed_shop(tmp_path_factory.mktemp("items-pages")) as s:
         yield s
-    finally:
-        s.stop()
-        broker.stop()
-        for log in sorted(s.logs.glob("*.log")):
-            text = log.read_text(errors="replace")
-            if "Traceback" in text:
-                print(f"--- {log.name} ---\n{text[-4000:]}")
 
 
 @pytest.fixture
 def open_page(shop: Shop, browser: Any) -> Iterator[Any]:
     """open_page(path, who=OWNER, viewport=TABLET): a signed-in page in its own browser context."""
-    contexts: list[Any] = []
-
-    def open_(path: str, who: tuple[str, str] = OWNER, viewport: dict[str, int] = TABLET) -> Any:
-        context = browser.new_context(viewport=viewport, has_touch=True)
-        contexts.append(context)
-        page = context.new_page()
-        page.set_default_timeout(WAIT_MS)
-        # shown when a test fails: the page's own errors say more than a timeout does
-        page.on("console", lambda m: print(f"console {m.type}: {m.text}") if m.type in ("error", "warning") else None)
-        page.on("pageerror", lambda exc: print(f"page error: {exc}"))
-        page.goto(f"{shop.url}{path}")
-        page.wait_for_url("**/login**")
-        page.fill("input[name=username]", who[0])
-        page.fill("input[name=password]", who[1])
-        page.click("button[type=submit]")
-        # the hub's redirect to /login keeps the path but not the query (?view=...): ask again
-        bare = path.split("?")[0]
-        page.wait_for_url(lambda url: url.split("?")[0].endswith(bare) and "/login" not in url)
-        if bare != path:
-            page.goto(f"{shop.url}{path}")
-        return page
-
-    yield open_
-    for context in contexts:
-        context.close()
+    with page_opener(shop, browser, OWNER) as open_:
+        yield open_
 
 
 def open_item(open_page: Any, sku: str, name: str, who: tuple[str, str] = OWNER, viewport: dict[str, int] = TABLET) -> Any:

@@ -5,75 +5,42 @@ manager's approval. One shop for the module: each test works on its own demo ite
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from hub.mosquitto import acl_text, start_broker
-from tests.conftest import USERS
-from tests.e2e.conftest import Shop
+from tests.e2e.conftest import (
+    CASHIER,
+    MANAGER,
+    PHONE,
+    TABLET,
+    Shop,
+    page_opener,
+    staffed_shop,
+)
 from tests.helpers import WAIT_S
 
-TABLET = {"width": 768, "height": 1024}
-PHONE = {"width": 390, "height": 844}
-MANAGER = ("manny", "manager-password-1")
-CASHIER = ("cass", "cashier-password-1")
-WAIT_MS = 15000
 STOCK_VIEWS = ("adjust", "transfer", "receive", "review", "exceptions", "counts")
 
 
 @pytest.fixture(scope="module")
 def shop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Shop]:
-    root = tmp_path_factory.mktemp("stock-pages")
-    broker = start_broker(root / "mosquitto", USERS, acl_text("hub", "devices"))
-    s = Shop(root / "shop", broker)
-    try:
-        s.start()
-        for (user, password), role in ((MANAGER, "manager"), (CASHIER, "cashier")):
-            subprocess.run([sys.executable, "-m", "hub.cli", "user", "set", user, "--role", role, "--password-stdin",
-                            "--config", str(s.config_path)], input=password + "\n", text=True, check=True,
-                           capture_output=True)
+    with staffed_shop(tmp_path_factory.mktemp("stock-pages")) as s:
         yield s
-    finally:
-        s.stop()
-        broker.stop()
-        for log in sorted(s.logs.glob("*.log")):
-            text = log.read_text(errors="replace")
-            if "Traceback" in text:
-                print(f"--- {log.name} ---\n{text[-4000:]}")
 
 
 @pytest.fixture
 def open_page(shop: Shop, browser: Any) -> Iterator[Any]:
     """open_page(path, who=MANAGER, viewport=TABLET): a signed-in page in its own browser context."""
-    contexts: list[Any] = []
+    with page_opener(shop, browser, MANAGER) as open_:
+        def open_ready(path: str, who: tuple[str, str] = MANAGER, viewport: dict[str, int] = TABLET) -> Any:
+            page = open_(path, who, viewport)
+            page.wait_for_selector("body[data-role]", state="attached")  # signed in and the page's controls wired
+            return page
 
-    def open_(path: str, who: tuple[str, str] = MANAGER, viewport: dict[str, int] = TABLET) -> Any:
-        context = browser.new_context(viewport=viewport, has_touch=True)
-        contexts.append(context)
-        page = context.new_page()
-        page.set_default_timeout(WAIT_MS)
-        page.on("console", lambda m: print(f"console {m.type}: {m.text}") if m.type in ("error", "warning") else None)
-        page.on("pageerror", lambda exc: print(f"page error: {exc}"))
-        page.goto(f"{shop.url}{path}")
-        page.wait_for_url("**/login**")
-        page.fill("input[name=username]", who[0])
-        page.fill("input[name=password]", who[1])
-        page.click("button[type=submit]")
-        bare = path.split("?")[0]
-        page.wait_for_url(lambda url: url.split("?")[0].endswith(bare) and "/login" not in url)
-        if page.url != f"{shop.url}{path}":
-            page.goto(f"{shop.url}{path}")
-        page.wait_for_selector("body[data-role]", state="attached")  # signed in and the page's controls wired
-        return page
-
-    yield open_
-    for context in contexts:
-        context.close()
+        yield open_ready
 
 
 def on_hand(shop: Shop, sku: str, location: str = "floor") -> int:

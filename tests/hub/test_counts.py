@@ -3,54 +3,21 @@
 import base64
 import json
 import uuid
-from collections.abc import Iterator
-from datetime import UTC, date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
-import pytest
 from flask.testing import FlaskClient
 
 from hub.clock import iso
 from hub.service import HubService
 from hub.web import create_app
 from tests.conftest import hub_config
+from tests.helpers import T0, Clock
 
-T0 = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
 LEDGER_FIELDS = {"on_hand", "ledger_qty", "ledger_position", "variance", "variance_minor"}
 UNIT_CODE, CASE_CODE = "4006381333931", "14006381333938"
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(200))
 JPEG = b"\xff\xd8\xff\xe0" + bytes(300)
-
-
-class Clock:
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock(T0)
-
-
-@pytest.fixture
-def svc(tmp_path: Path, clock: Clock) -> Iterator[HubService]:
-    s = HubService(hub_config(tmp_path / "data"), clock=clock)
-    yield s
-    s.stop()
-
-
-@pytest.fixture
-def client(svc: HubService) -> FlaskClient:
-    return create_app(svc).test_client()
-
-
-@pytest.fixture
-def h(svc: HubService) -> dict[str, dict[str, str]]:
-    return {role: {"Authorization": f"Bearer {svc.auth.create_token(role)}"}
-            for role in ("owner", "manager", "cashier", "integration")}
 
 
 def add(client: FlaskClient, h: dict, sku: str, price: int = 250, cost: int = 120, **fields: object) -> None:

@@ -14,7 +14,7 @@ from hub.mosquitto import Broker
 from hub.service import HubService
 from hub.web import create_app
 from tests.conftest import hub_config
-from tests.hub.test_items_api import T0, Clock
+from tests.helpers import T0, Clock
 
 
 @pytest.fixture

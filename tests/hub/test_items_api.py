@@ -1,8 +1,7 @@
 """The item master through its REST API: roles, change requests, history, variants, kits, barcodes."""
 
 import json
-from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -12,39 +11,7 @@ from hub.domain.barcodes import check_digit, parse
 from hub.service import HubService
 from hub.web import create_app
 from tests.conftest import hub_config
-
-T0 = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
-
-
-class Clock:
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock(T0)
-
-
-@pytest.fixture
-def svc(tmp_path: Path, clock: Clock) -> Iterator[HubService]:
-    s = HubService(hub_config(tmp_path / "data"), clock=clock)
-    yield s
-    s.stop()
-
-
-@pytest.fixture
-def client(svc: HubService) -> FlaskClient:
-    return create_app(svc).test_client()
-
-
-@pytest.fixture
-def h(svc: HubService) -> dict[str, dict[str, str]]:
-    return {role: {"Authorization": f"Bearer {svc.auth.create_token(role)}"}
-            for role in ("owner", "manager", "cashier", "integration")}
+from tests.helpers import T0, Clock
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from flask.testing import FlaskClient
 from hub.service import HubService
 from hub.web import create_app
 from tests.conftest import hub_config
-from tests.hub.test_items_api import T0, Clock
+from tests.helpers import T0, Clock
 
 
 def make(tmp_path: Path, **store: object) -> tuple[HubService, FlaskClient, dict[str, dict[str, str]]]:

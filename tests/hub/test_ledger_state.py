@@ -20,7 +20,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, pr
 from hub.service import HubService
 from hub.web import create_app
 from tests.conftest import hub_config
-from tests.hub.test_items_api import T0, Clock
+from tests.helpers import T0, Clock
 
 SKUS = ("TEA", "JAM", "HAM")
 LOCATIONS = ("floor", "backroom")

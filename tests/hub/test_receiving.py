@@ -2,36 +2,19 @@
 
 import json
 from collections.abc import Iterator
-from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 from flask.testing import FlaskClient
 
 from hub.service import HubService
-from hub.web import create_app
-from tests.conftest import hub_config
 from tests.hub.test_returns_api import assert_ledger_holds
 
-T0 = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
 
-
-@pytest.fixture
-def svc(tmp_path: Path) -> Iterator[HubService]:
-    s = HubService(hub_config(tmp_path / "data"), clock=lambda: T0)
-    yield s
-    assert_ledger_holds(s.db.conn)
-    s.stop()
-
-
-@pytest.fixture
-def client(svc: HubService) -> FlaskClient:
-    return create_app(svc).test_client()
-
-
-@pytest.fixture
-def h(svc: HubService) -> dict[str, dict[str, str]]:
-    return {role: {"Authorization": f"Bearer {svc.auth.create_token(role)}"} for role in ("owner", "manager", "cashier")}
+@pytest.fixture(autouse=True)
+def ledger_holds(svc: HubService) -> Iterator[None]:
+    """After every test: on-hand equals the sum of moves, and every move says why, who and when."""
+    yield
+    assert_ledger_holds(svc.db.conn)
 
 
 @pytest.fixture

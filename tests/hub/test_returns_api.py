@@ -5,39 +5,16 @@ import sqlite3
 import threading
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 from flask.testing import FlaskClient
 
 from hub.errors import UnprocessableError
 from hub.service import HubService
-from hub.web import create_app
-from tests.conftest import hub_config
 
-T0 = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
 # MUG: 3.50 each, 20% tax included; CHEESE: 24.99 per kg, sold by the gram.
 ITEMS = [{"sku": "MUG", "name": "Mug", "unit": "each", "price_minor": 350},
          {"sku": "CHEESE", "name": "Comte", "unit": "g", "price_minor": 2499}]
-
-
-@pytest.fixture
-def svc(tmp_path: Path) -> Iterator[HubService]:
-    s = HubService(hub_config(tmp_path / "data"), clock=lambda: T0)
-    yield s
-    s.stop()
-
-
-@pytest.fixture
-def client(svc: HubService) -> FlaskClient:
-    return create_app(svc).test_client()
-
-
-@pytest.fixture
-def h(svc: HubService) -> dict[str, dict[str, str]]:
-    return {role: {"Authorization": f"Bearer {svc.auth.create_token(role)}"}
-            for role in ("owner", "manager", "cashier", "integration")}
 
 
 @pytest.fixture(autouse=True)
