@@ -154,6 +154,7 @@ def run_demo(data_dir: Path, port: int, stop: threading.Event) -> int:
             f"  Status page:  http://127.0.0.1:{port}/status   (on the LAN: http://{host}:{port}/status)\n"
             f"  Register:     http://127.0.0.1:{port}/register/{REGISTER}\n"
             f"  Items:        http://127.0.0.1:{port}/items\n"
+            f"  Stock:        http://127.0.0.1:{port}/stock\n"
             f"  Sign in as:   {OWNER} / {s['owner_password']}\n"
             f"  Cloud sink:   http://127.0.0.1:{sink_port}/\n"
             f"  Receipts:     {data_dir / 'receipts'}\n"

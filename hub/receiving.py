@@ -9,18 +9,29 @@ the receipt, its lines, the PO's counts, the moves (kind 'receive') and the stoc
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import uuid
 from typing import Any
 
 from hub.clock import iso
-from hub.errors import NotFound, UnprocessableError, ValidationError
+from hub.errors import Conflict, NotFound, UnprocessableError, ValidationError
 from hub.ledger import Ledger, body_object, text, whole
-from hub.store import Store
+from hub.store import Store, canonical_hash
 
 PO_STATUSES = ("open", "received", "closed")
 MAX_LINES = 500
 MAX_COST = 10**10
+
+
+def _client_id(value: Any) -> str:
+    """The register's or page's own id for a delivery (a UUID), so a resend is received once; '' if none."""
+    if value is None:
+        return ""
+    try:
+        return str(uuid.UUID(str(value)))
+    except ValueError:
+        raise ValidationError(f"id {value!r} is not a UUID; make one per delivery", field="id") from None
 
 
 def _lines(body: dict[str, Any], allowed: set[str]) -> list[dict[str, Any]]:
@@ -94,12 +105,20 @@ class Receiving:
     # -- deliveries --------------------------------------------------------------------------
     def receive(self, body: Any, actor: str, device: str = "") -> dict[str, Any]:
         """{po_id?, supplier?, location, note, lines: [{sku, qty, po_line_no?, cost_minor?}]}."""
-        body = body_object(body, {"po_id", "supplier", "location", "note", "lines"},
-                       '{"po_id": "...", "lines": [{"sku": "TEA", "qty": 12}]}')
+        body = body_object(body, {"id", "po_id", "supplier", "location", "note", "lines"},
+                           '{"id": "<uuid>", "po_id": "...", "lines": [{"sku": "TEA", "qty": 12}]}')
         note, supplier = text(body.get("note"), "note"), text(body.get("supplier"), "supplier", 100)
         lines = _lines(body, {"sku", "qty", "po_line_no", "cost_minor"})
-        receipt_id = uuid.uuid4().hex
+        receipt_id = _client_id(body.get("id")) or uuid.uuid4().hex
+        request_hash = canonical_hash(body)
         with self.db.write() as conn:
+            done = conn.execute("SELECT request_hash, response FROM receipts WHERE id = ?", (receipt_id,)).fetchone()
+            if done is not None:
+                if done["request_hash"] != request_hash:
+                    raise Conflict(f"receipt {receipt_id} was already recorded with other lines; make a new id for a "
+                                   "new delivery", field="id", code="idempotency_conflict")
+                replayed: dict[str, Any] = json.loads(done["response"]) | {"replayed": True}
+                return replayed
             where = self.ledger.location(conn, body.get("location", "backroom"))
             po, po_lines = self._open_order(conn, body.get("po_id"))
             before = {no: ln["qty_received"] for no, ln in po_lines.items()}
@@ -132,8 +151,10 @@ class Receiving:
             answer = {"id": receipt_id, "po_id": po["id"] if po else None, "po_status": status, "location": where,
                       "supplier": supplier or (po["supplier"] if po else ""), "note": note, "by": actor,
                       "lines": received, "po_lines": summary, "warnings": warnings}
+            conn.execute("UPDATE receipts SET request_hash = ?, response = ? WHERE id = ?",
+                         (request_hash, json.dumps(answer, separators=(",", ":")), receipt_id))
             self.store.append_event(conn, "stock.received", answer)
-        return answer
+        return answer | {"replayed": False}
 
     @staticmethod
     def _open_order(conn: sqlite3.Connection, po_id: Any) -> tuple[sqlite3.Row | None, dict[int, dict[str, Any]]]:

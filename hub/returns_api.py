@@ -64,7 +64,11 @@ def returns_blueprint(svc: HubService) -> Blueprint:
     @requires("manager", "integration")
     def receive() -> Response:
         answer = receiving.receive(_body(), g.actor)
+        replayed = answer.pop("replayed")
         sent()
-        return _json(answer, 201)
+        resp = _json(answer, 200 if replayed else 201)
+        if replayed:
+            resp.headers["Idempotent-Replayed"] = "true"
+        return resp
 
     return bp

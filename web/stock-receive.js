@@ -1,6 +1,6 @@
 // Receiving on /stock?view=receive: a delivery against an open purchase order (short, complete or
 // over), an unplanned delivery line by line, and new purchase orders.
-import { ApiError, api, el, parseMoney, setText } from "/static/common.js";
+import { ApiError, api, el, newId, parseMoney, setText } from "/static/common.js";
 import { $, clearErrors, enc, money, pickerOf, placeName, shortTime, showError, showResult, stockLink, submitting, who, whole } from "./stock.js";
 
 let order = null; // the purchase order being received, as the hub last sent it
@@ -66,7 +66,11 @@ async function receiveOrder(event) {
         po_line_no: line.line_no });
     }
     if (!lines.length) throw new ApiError("Type how many came in on at least one line.", { field: "lines" });
-    const res = await api("/api/v1/receipts", { method: "POST", body: { po_id: order.id, location: $("r-location").value, lines } });
+    // one id per delivery until the hub confirms it: pressing again after a lost answer receives it once
+    form.dataset.deliveryId ||= newId();
+    const res = await api("/api/v1/receipts", { method: "POST", body: {
+      id: form.dataset.deliveryId, po_id: order.id, location: $("r-location").value, lines } });
+    delete form.dataset.deliveryId;
     const units = lines.reduce((sum, l) => sum + l.qty, 0);
     const open = res.po_lines.filter((l) => l.remaining > 0).length;
     const over = res.po_lines.filter((l) => l.over > 0).map((l) => `${l.sku} +${l.over}`);
@@ -118,8 +122,10 @@ async function receiveUnplanned(event) {
   const form = event.currentTarget;
   await submitting(form, async (f) => {
     if (!unplanned.length) throw new ApiError("Add the delivery's items first: scan or search, then Add line.", { field: "lines" });
-    const res = await api("/api/v1/receipts", { method: "POST", body: {
+    form.dataset.deliveryId ||= newId();
+    const res = await api("/api/v1/receipts", { method: "POST", body: { id: form.dataset.deliveryId,
       location: $("r-location").value, supplier: f.supplier.value.trim(), lines: unplanned.map(({ sku, qty }) => ({ sku, qty })) } });
+    delete form.dataset.deliveryId;
     const units = res.lines.reduce((sum, l) => sum + l.qty, 0);
     showResult(form, `Received ${units} units of ${res.lines.length} items into ${placeName(res.location)}. `,
       ...res.lines.slice(0, 3).flatMap((l) => [stockLink(l.sku, l.sku), " "]));

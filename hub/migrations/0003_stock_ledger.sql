@@ -119,7 +119,10 @@ CREATE TABLE receipts (
     location    TEXT NOT NULL REFERENCES locations (id),
     note        TEXT NOT NULL DEFAULT '',
     actor       TEXT NOT NULL,
-    created_at  TEXT NOT NULL
+    created_at  TEXT NOT NULL,
+    -- a delivery sent twice (a lost answer, a double tap) is received once: same id, same answer
+    request_hash  TEXT,
+    response      TEXT
 );
 CREATE TABLE receipt_lines (
     receipt_id   TEXT NOT NULL REFERENCES receipts (id),

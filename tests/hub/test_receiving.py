@@ -1,6 +1,7 @@
 """Purchase orders and receiving through the REST API, on a real SQLite file."""
 
 import json
+import uuid
 from collections.abc import Iterator
 
 import pytest
@@ -116,3 +117,16 @@ def test_only_managers_order_and_receive(client: FlaskClient, h: dict, order: di
     assert twice.status_code == 400 and twice.json["error"]["field"] == "lines[1].sku"
     assert client.get("/api/v1/purchase-orders?status=maybe", headers=h["manager"]).status_code == 400
     assert client.get("/api/v1/purchase-orders/nope", headers=h["manager"]).status_code == 404
+
+
+def test_a_delivery_sent_twice_is_received_once(svc: HubService, client: FlaskClient, h: dict, order: dict) -> None:
+    delivery = {"id": str(uuid.uuid4()), "location": "backroom", "lines": [{"sku": "TEA", "qty": 6}]}
+    first = client.post("/api/v1/receipts", json=delivery, headers=h["manager"])
+    again = client.post("/api/v1/receipts", json=delivery, headers=h["manager"])
+    assert (first.status_code, again.status_code) == (201, 200)
+    assert again.headers["Idempotent-Replayed"] == "true" and again.json == first.json
+    assert svc.db.conn.execute("SELECT sum(qty) FROM stock_moves WHERE sku = 'TEA' AND kind = 'receive'").fetchone()[0] == 6
+    other = client.post("/api/v1/receipts", json={**delivery, "lines": [{"sku": "TEA", "qty": 7}]}, headers=h["manager"])
+    assert other.status_code == 409 and other.json["error"]["code"] == "idempotency_conflict"
+    bad = client.post("/api/v1/receipts", json={**delivery, "id": "twice"}, headers=h["manager"])
+    assert bad.status_code == 400 and bad.json["error"]["field"] == "id"
