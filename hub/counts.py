@@ -82,9 +82,13 @@ class Counts:
                 "SELECT l.sku, sum(l.total_minor) FROM sale_lines l JOIN sales s ON s.id = l.sale_id "
                 "WHERE s.voided_at IS NULL AND s.created_at >= ? GROUP BY l.sku", (since,))}
             classes = counting.classify(value, [r[0] for r in conn.execute("SELECT sku FROM items")], self.thresholds)
+            # Only A and B items get a row: C is what an item without one is, and most of a big
+            # catalog is C, so a weekly rewrite of every item would wear the SD card for nothing.
             conn.execute("DELETE FROM item_classes")
             conn.executemany("INSERT INTO item_classes (sku, class, value_minor, computed_at) VALUES (?, ?, ?, ?)",
-                             [(sku, c, value.get(sku, 0), iso(now)) for sku, c in sorted(classes.items())])
+                             [(sku, c, value.get(sku, 0), iso(now)) for sku, c in sorted(classes.items()) if c != "C"])
+            conn.execute("INSERT INTO settings (key, value) VALUES ('abc_computed_at', ?) "
+                         "ON CONFLICT (key) DO UPDATE SET value = excluded.value", (iso(now),))
             tally = dict.fromkeys(counting.CLASSES, 0)
             for c in classes.values():
                 tally[c] += 1
@@ -93,7 +97,7 @@ class Counts:
 
     def ensure_classes(self) -> None:
         """Classify once when nothing is classified yet (a new hub), so the daily list is not all C."""
-        if self.db.conn.execute("SELECT 1 FROM item_classes LIMIT 1").fetchone() is None:
+        if self.db.conn.execute("SELECT 1 FROM settings WHERE key = 'abc_computed_at'").fetchone() is None:
             self.recompute_classes()
 
     def daily_list(self, day: date | None = None) -> dict[str, Any]:
