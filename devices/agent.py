@@ -39,7 +39,7 @@ from typing import Any
 
 from devices import bus
 from devices.link import CommandFailed, DeviceLink, MqttSettings
-from devices.scale import PROTOCOLS, ScaleError
+from devices.scale import PROTOCOLS, ScaleError, SerialScale
 from devices.scanner.driver import (
     INPUT_DIR,
     EvdevScanner,
@@ -311,15 +311,16 @@ class Agent:
                 f"Scale on {port}",
                 model=protocol,
                 connection=f"serial {port}",
-                capabilities=["weight", "tare", "zero", "clear_tare"],
+                capabilities=["weight", *PROTOCOLS[protocol].commands],
             ),
         )
-        scale = PROTOCOLS[protocol](
+        scale = SerialScale(
             port,
+            PROTOCOLS[protocol](),
             partial(link.publish_event, "weight", state=True),
             lambda online, _reason: link.set_available(online),
         )
-        for name in ("tare", "zero", "clear_tare"):
+        for name in ("tare", "zero", "clear_tare"):  # refused with a clear message where missing
             link.commands[name] = partial(self._scale_command, getattr(scale, name), name, port)
         link.start()
         scale.start()

@@ -88,6 +88,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_devices(args: argparse.Namespace) -> int:
     from devices import agent
 
+    if args.devices_command == "probe":
+        return cmd_devices_probe(args)
     config = _load_config(args)
     try:
         settings = agent.AgentSettings.from_mapping(agent_settings(config))
@@ -95,6 +97,38 @@ def cmd_devices(args: argparse.Namespace) -> int:
         raise BackroomError(f"[devices] in the config: {exc}") from None
     agent.main(settings, _stop_on_signals())
     return 0
+
+
+def cmd_devices_probe(args: argparse.Namespace) -> int:
+    from devices import probe
+    from devices.scale import PROTOCOLS, ScaleError
+
+    protocols = {args.protocol: PROTOCOLS[args.protocol]} if args.protocol else PROTOCOLS
+    try:
+        tried = probe.probe(args.port, protocols)
+    except ScaleError as exc:
+        raise BackroomError(str(exc)) from None
+    first = probe.found(tried)
+    if args.json:
+        print(json.dumps({"port": args.port, "found": first, "tried": tried}, indent=2))
+        return 0 if first else 1
+    for r in tried:
+        s = r["settings"]
+        line = f"{r['protocol']:<12} {s['baud']} {s['bits']}{s['parity']}{s['stop']:g}  "
+        if r["reading"]:
+            w = r["reading"]
+            grams = "-" if w["grams"] is None else f"{w['grams']} g"
+            line += f"answered: {grams}, {w['status']}{'' if w['stable'] else ', not stable'}"
+        elif r["answered"]:
+            line += "answered the probe, but no weight"
+        else:
+            line += f"no answer{': ' + r['error'] if r['error'] else ''}"
+        print(line)
+    if first:
+        print(f'found: {first}; set it in [devices] scales: {{port = "{args.port}", protocol = "{first}"}}')
+        return 0
+    print("found: nothing answered; check the cable, power, and the scale's serial settings")
+    return 1
 
 
 def agent_settings(config: cfg.Config) -> dict[str, Any]:
@@ -298,6 +332,12 @@ def cmd_items_export(args: argparse.Namespace) -> int:
 
 
 # -- parser ------------------------------------------------------------------------------------
+def _scale_protocols() -> list[str]:
+    from devices.scale import PROTOCOLS
+
+    return list(PROTOCOLS)
+
+
 def _common(p: argparse.ArgumentParser, data_dir: bool = True) -> None:
     p.add_argument("--config", help=f"TOML config file (default: $BACKROOM_CONFIG or {DEFAULT_CONFIG} when present)")
     if data_dir:
@@ -331,6 +371,13 @@ def build_parser() -> argparse.ArgumentParser:
     _common(p)
     p = add("devices", "Run the devices agent: scanners, scales and printers on the device bus.", cmd_devices)
     _common(p, data_dir=False)
+    p.set_defaults(devices_command=None)
+    dev_sub = p.add_subparsers(dest="devices_command", metavar="SUBCOMMAND")
+    text = "Find which scale protocol answers on a serial port (stop the devices agent first)."
+    pp = dev_sub.add_parser("probe", help=text, description=text)
+    pp.add_argument("port", help="the serial port, e.g. /dev/serial/by-id/usb-FTDI_...-port0")
+    pp.add_argument("--json", action="store_true", help="print one JSON object")
+    pp.add_argument("--protocol", choices=_scale_protocols(), help="try only this protocol")
     p = add("status", "Show the hub's state, devices and sync backlog.", cmd_status)
     _common(p)
     p.add_argument("--json", action="store_true", help="print JSON")

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from devices.scale import PROTOCOLS  # the driver's own list, so config and agent cannot disagree
 from hub.domain.barcodes.rcn import PATTERN_HELP, pattern_problem
 from hub.domain.barcodes.rcn import REGIONS as RCN_REGIONS
 from hub.errors import ConfigError
@@ -105,8 +106,8 @@ def _scales(v: list[Any]) -> str | None:
     for i, s in enumerate(v):
         if not isinstance(s, dict) or not isinstance(s.get("port"), str):
             return f"entry {i} must be a table with at least port = \"/dev/ttyUSB0\""
-        if s.get("protocol", "mettler8217") not in ("mettler8217",):
-            return f"entry {i} has protocol {s.get('protocol')!r}; supported: mettler8217"
+        if s.get("protocol", "mettler8217") not in PROTOCOLS:
+            return f"entry {i} has protocol {s.get('protocol')!r}; supported: {', '.join(PROTOCOLS)}"
     return None
 
 
@@ -197,7 +198,7 @@ SCHEMA: dict[str, dict[str, Key]] = {
     },
     "devices": {
         "scanners": Key(bool, True, "Find USB barcode scanners through evdev."),
-        "scales": Key(list, [], "Serial scales: [{port = \"/dev/serial/by-id/...\", protocol = \"mettler8217\"}]; id is optional (default: from the port).", _scales),
+        "scales": Key(list, [], "Serial scales: [{port = \"/dev/serial/by-id/...\", protocol = \"mettler8217\"}]; protocol is one of " + ", ".join(PROTOCOLS) + " (find it with `backroom devices probe PORT`); id is optional (default: from the port).", _scales),
         "printers": Key(list, [], "Network receipt printers: [{host = \"192.0.2.10\", port = 9100}]; id is optional (default: printer-<host>-<port>).", _printers),
         "simulate_scanner": Key(bool, False, "Add a simulated scanner that takes scans from the hub (demo)."),
     },

@@ -1,11 +1,13 @@
-"""A Mettler Toledo 8217 scale on a pty, for tests and the demo; it speaks what the driver reads."""
+"""Scales on a pty, for tests and the demo: the pty plumbing, and a Mettler Toledo 8217 on it."""
 
 from __future__ import annotations
 
 import os
 import select
+import termios
 import threading
 import tty
+from abc import ABC, abstractmethod
 from pathlib import Path
 
 from devices.scale.mettler_toledo import (
@@ -25,12 +27,13 @@ from devices.scale.mettler_toledo import (
 )
 
 
-class ScaleSimulator:
-    """An 8217 scale on the master side of a pty, as if behind a USB-serial cable.
+class PtyScale(ABC):
+    """A scale on the master side of a pty, as if behind a USB-serial cable.
 
     Faults: `motion`, a weight above capacity_g (overload) or below zero, inject_noise(),
     `reply_delay_s`. With link, start() points that symlink at the pty (like
     /dev/serial/by-id/...) and stop() removes it, so a driver sees an unplug and a replug.
+    Subclasses say what the scale answers to the bytes it receives.
     """
 
     def __init__(
@@ -48,12 +51,14 @@ class ScaleSimulator:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._fds: tuple[int, int] | None = None
+        self._raw: list[object] = []  # the pty's raw termios, restored after each exchange
         self._wake: tuple[int, int] | None = None
 
     def start(self) -> str:
         """Open the pty and answer in a thread; return the path a driver should open."""
         master, slave = os.openpty()
         tty.setraw(slave)
+        self._raw = termios.tcgetattr(slave)
         self._fds, self._wake = (master, slave), os.pipe()
         path = os.ttyname(slave)
         if self.link is not None:
@@ -99,12 +104,29 @@ class ScaleSimulator:
                 return
             data = os.read(master, 1024)
             self.received += data
-            for byte in data:
-                reply = self._answer(bytes([byte]))
-                if reply and self.reply_delay_s and self._stop.wait(self.reply_delay_s):
+            # A Linux pty takes 7E1 from raw settings once, then refuses it (EINVAL) until they
+            # are back; a real port takes any. Put them back so a driver can reopen with 7E1.
+            termios.tcsetattr(self._fds[1], termios.TCSANOW, self._raw)
+            for reply in self._replies(data):
+                if self.reply_delay_s and self._stop.wait(self.reply_delay_s):
                     return
-                if reply:
-                    os.write(master, reply)
+                os.write(master, reply)
+
+    def _take_noise(self) -> bytes:
+        """The injected noise, once (call it with the lock held)."""
+        noise, self._noise = self._noise, b""
+        return noise
+
+    @abstractmethod
+    def _replies(self, data: bytes) -> list[bytes]:
+        """What the scale sends back for these received bytes (each reply may be delayed)."""
+
+
+class ScaleSimulator(PtyScale):
+    """A Mettler Toledo 8217 scale on a pty; it echoes after `E` until `F`, as 8217 does."""
+
+    def _replies(self, data: bytes) -> list[bytes]:
+        return [reply for byte in data if (reply := self._answer(bytes([byte])))]
 
     def _answer(self, command: bytes) -> bytes:
         with self._lock:
@@ -116,8 +138,7 @@ class ScaleSimulator:
                 return STX + b"E" + CR
             gross = self._gross - self._zero
             if command == WEIGHT:
-                noise, self._noise = self._noise, b""
-                return noise + self._weight_reply(gross)
+                return self._take_noise() + self._weight_reply(gross)
             if command == TARE and not self.motion and 0 < gross <= self.capacity_g:
                 self._tare = gross
             elif command == CLEAR_TARE:

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from devices import agent, bus, link
 from devices.agent import AgentSettings, SettingsError
-from devices.scale import mettler_toledo as mt
+from devices.scale import serial_scale
 from devices.scale.simulator import ScaleSimulator
 from tests.conftest import USERS
 from tests.devices.conftest import WAIT_S, BusProbe, wait_until
@@ -396,9 +396,9 @@ def test_killed_agent_is_marked_offline_by_its_last_will(
 
 @pytest.fixture
 def scale_sim(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[ScaleSimulator]:
-    monkeypatch.setattr(mt, "POLL_INTERVAL_S", 0.02)
-    monkeypatch.setattr(mt, "RETRY_INTERVAL_S", 0.05)
-    monkeypatch.setattr(mt, "REPLY_TIMEOUT_S", 0.2)
+    monkeypatch.setattr(serial_scale, "POLL_INTERVAL_S", 0.02)
+    monkeypatch.setattr(serial_scale, "RETRY_INTERVAL_S", 0.05)
+    monkeypatch.setattr(serial_scale, "REPLY_TIMEOUT_S", 0.2)
     sim = ScaleSimulator(link=tmp_path / "ttyUSB-scale")
     sim.start()
     yield sim

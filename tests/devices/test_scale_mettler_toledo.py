@@ -15,11 +15,12 @@ from hypothesis import strategies as st
 
 from devices.bus import Weight
 from devices.scale import mettler_toledo as mt
+from devices.scale import serial_scale
 from devices.scale.mettler_toledo import (
     FrameReader,
     MettlerToledoScale,
     ProtocolError,
-    Reading,
+    Reply,
     ScaleError,
     parse_reply,
     to_weight,
@@ -33,19 +34,19 @@ from tests.devices.conftest import WAIT_S, wait_until
 @pytest.mark.parametrize(
     ("frame", "reading"),
     [
-        (b"\x0201.234\r", Reading(1234)),
-        (b"\x0200.000\r", Reading(0)),
-        (b"\x0215.000\r", Reading(15000)),
-        (b"\x02  0.5\r", Reading(500)),  # leading spaces and fewer decimals, as Odoo's regex allows
-        (b"\x0200.250N\r", Reading(250, net=True, status=mt.NET)),
-        (b"\x02?A\r", Reading(None, status=0x41)),  # motion
-        (b"\x02?B\r", Reading(None, status=0x42)),  # over capacity
-        (b"\x02?D\r", Reading(None, status=0x44)),  # under zero
-        (b"\x02?P\r", Reading(None, status=0x50)),  # centre of zero
-        (b"\x02?a\r", Reading(None, net=True, status=0x61)),  # net, in motion
+        (b"\x0201.234\r", Reply(1234)),
+        (b"\x0200.000\r", Reply(0)),
+        (b"\x0215.000\r", Reply(15000)),
+        (b"\x02  0.5\r", Reply(500)),  # leading spaces and fewer decimals, as Odoo's regex allows
+        (b"\x0200.250N\r", Reply(250, net=True, status=mt.NET)),
+        (b"\x02?A\r", Reply(None, status=0x41)),  # motion
+        (b"\x02?B\r", Reply(None, status=0x42)),  # over capacity
+        (b"\x02?D\r", Reply(None, status=0x44)),  # under zero
+        (b"\x02?P\r", Reply(None, status=0x50)),  # centre of zero
+        (b"\x02?a\r", Reply(None, net=True, status=0x61)),  # net, in motion
     ],
 )
-def test_parse_reply(frame: bytes, reading: Reading) -> None:
+def test_parse_reply(frame: bytes, reading: Reply) -> None:
     assert parse_reply(frame) == reading
 
 
@@ -106,17 +107,17 @@ def test_frame_reader_skips_noise_and_frames_cut_short() -> None:
 @pytest.mark.parametrize(
     ("reading", "weight"),
     [
-        (Reading(1234), Weight(1234, True, "ok", 0)),
-        (Reading(0), Weight(0, True, "at_zero", 0)),
-        (Reading(250, net=True, status=mt.NET), Weight(250, True, "ok", 500)),
-        (Reading(None, status=0x41), Weight(700, False, "motion", 0)),
-        (Reading(None, status=0x42), Weight(0, False, "over_capacity", 0)),
-        (Reading(None, status=0x44), Weight(0, False, "under_zero", 0)),
-        (Reading(None, status=0x50), Weight(0, True, "at_zero", 0)),
-        (Reading(None, status=0x48), Weight(0, False, "error", 0)),  # outside zero capture
+        (Reply(1234), Weight(1234, True, "ok", 0)),
+        (Reply(0), Weight(0, True, "at_zero", 0)),
+        (Reply(250, net=True, status=mt.NET), Weight(250, True, "ok", 500)),
+        (Reply(None, status=0x41), Weight(700, False, "motion", 0)),
+        (Reply(None, status=0x42), Weight(0, False, "over_capacity", 0)),
+        (Reply(None, status=0x44), Weight(0, False, "under_zero", 0)),
+        (Reply(None, status=0x50), Weight(0, True, "at_zero", 0)),
+        (Reply(None, status=0x48), Weight(0, False, "error", 0)),  # outside zero capture
     ],
 )
-def test_to_weight(reading: Reading, weight: Weight) -> None:
+def test_to_weight(reading: Reply, weight: Weight) -> None:
     assert to_weight(reading, tare_g=500, moving_grams=700) == weight
 
 
@@ -153,10 +154,10 @@ class Events:
 
 @pytest.fixture(autouse=True)
 def fast_timing(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(mt, "POLL_INTERVAL_S", 0.02)
-    monkeypatch.setattr(mt, "REPLY_TIMEOUT_S", 0.2)
-    monkeypatch.setattr(mt, "RETRY_INTERVAL_S", 0.05)
-    monkeypatch.setattr(mt, "MIN_PUBLISH_INTERVAL_S", 0.01)
+    monkeypatch.setattr(serial_scale, "POLL_INTERVAL_S", 0.02)
+    monkeypatch.setattr(serial_scale, "REPLY_TIMEOUT_S", 0.2)
+    monkeypatch.setattr(serial_scale, "RETRY_INTERVAL_S", 0.05)
+    monkeypatch.setattr(serial_scale, "MIN_PUBLISH_INTERVAL_S", 0.01)
 
 
 @pytest.fixture
@@ -293,7 +294,7 @@ def test_a_silent_device_never_comes_online() -> None:
     driver.start()
     heard = bytearray()
     try:
-        while heard.count(b"W") < mt.MISSED_REPLIES_OFFLINE + 2:
+        while heard.count(b"W") < serial_scale.MISSED_REPLIES_OFFLINE + 2:
             ready, _, _ = select.select([master], [], [], WAIT_S)
             assert ready, "the driver stopped polling"
             heard += os.read(master, 64)

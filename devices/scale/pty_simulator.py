@@ -1,0 +1,124 @@
+"""A serial scale on a pty, for tests and the demo: the shared part of the CAS, Adam and Dialog
+simulators. A subclass says how the scale answers each byte it receives."""
+
+from __future__ import annotations
+
+import os
+import select
+import threading
+import time
+import tty
+from abc import ABC, abstractmethod
+from pathlib import Path
+
+import serial
+
+from devices.scale.protocol import Reading, ScaleProtocol
+
+
+class PtyScaleSimulator(ABC):
+    """A scale on the master side of a pty, as if behind a USB-serial cable.
+
+    Faults: `motion`, a weight above capacity_g (overload) or below zero, inject_noise(),
+    `reply_delay_s`. With link, start() points that symlink at the pty (like
+    /dev/serial/by-id/...) and stop() removes it, so a driver sees an unplug and a replug.
+    """
+
+    def __init__(
+        self, link: str | os.PathLike[str] | None = None, capacity_g: int = 15_000
+    ) -> None:
+        self.link = Path(link) if link is not None else None
+        self.capacity_g = capacity_g
+        self.motion = False
+        self.reply_delay_s = 0.0
+        self.received = bytearray()  # every byte the driver sent, for tests
+        self.grams = 0
+        self._noise = b""
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._fds: tuple[int, int] | None = None
+        self._wake: tuple[int, int] | None = None
+
+    def start(self) -> str:
+        """Open the pty and answer in a thread; return the path a driver should open."""
+        master, slave = os.openpty()
+        tty.setraw(slave)
+        self._fds, self._wake = (master, slave), os.pipe()
+        path = os.ttyname(slave)
+        if self.link is not None:
+            tmp = self.link.with_name(self.link.name + ".new")
+            tmp.unlink(missing_ok=True)
+            tmp.symlink_to(path)
+            tmp.replace(self.link)
+            path = str(self.link)
+        self._stop.clear()
+        self._thread = threading.Thread(
+            target=self._run, name=f"{type(self).__name__}", daemon=True
+        )
+        self._thread.start()
+        return path
+
+    def stop(self) -> None:
+        """Pull the cable: the pty closes and the link (if any) disappears."""
+        if self._thread is None or self._fds is None or self._wake is None:
+            return
+        self._stop.set()
+        os.write(self._wake[1], b"\0")
+        self._thread.join()
+        if self.link is not None:
+            self.link.unlink(missing_ok=True)
+        for fd in (*self._fds, *self._wake):
+            os.close(fd)
+        self._thread = self._fds = self._wake = None
+
+    def set_weight(self, grams: int) -> None:
+        """Weight on the platter in grams (negative: below the zero point)."""
+        with self._lock:
+            self.grams = grams
+
+    def inject_noise(self, data: bytes) -> None:
+        """Send these bytes just before the next reply, like a noisy line."""
+        with self._lock:
+            self._noise += data
+
+    @abstractmethod
+    def answer_byte(self, byte: int) -> bytes:
+        """The scale's reply once it has received this byte (b'' for none); runs under the lock."""
+
+    def _run(self) -> None:
+        assert self._fds is not None and self._wake is not None
+        master = self._fds[0]
+        while True:
+            ready, _, _ = select.select([master, self._wake[0]], [], [])
+            if self._wake[0] in ready:
+                return
+            data = os.read(master, 1024)
+            self.received += data
+            for byte in data:
+                with self._lock:
+                    reply = self.answer_byte(byte)
+                    if reply:
+                        reply, self._noise = self._noise + reply, b""
+                if reply and self.reply_delay_s and self._stop.wait(self.reply_delay_s):
+                    return
+                if reply:
+                    os.write(master, reply)
+
+
+def exchange(
+    port: serial.Serial, protocol: ScaleProtocol, timeout_s: float = 1.0
+) -> Reading | None:
+    """One poll as a driver makes it (send poll, answer frames, parse the reply), for trying a
+    simulator or a real scale by hand; None when the scale stays silent."""
+    splitter = protocol.splitter()
+    port.write(protocol.poll)
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        for frame in splitter.feed(port.read(max(1, port.in_waiting))):
+            reply = protocol.answer(frame)
+            if reply:
+                port.write(reply)
+            else:
+                return protocol.parse(frame)
+    return None
