@@ -22,7 +22,7 @@ from devices.scale.protocol import (
     Reading,
     ScaleProtocol,
 )
-from devices.scale.pty_simulator import PtyScaleSimulator
+from devices.scale.pty_simulator import PtyScale
 
 CR, LF = b"\r", b"\n"
 PRINT = b"P\r\n"
@@ -40,10 +40,6 @@ def encode_line(grams: int) -> bytes:
 
 class LineSplitter(FrameSplitter):
     """Splits a stream into LF-terminated lines of printable ASCII; anything else is noise."""
-
-    def __init__(self) -> None:
-        self._buf = bytearray()
-        self.skipped = 0
 
     def feed(self, data: bytes) -> list[bytes]:
         self._buf += data
@@ -63,11 +59,6 @@ class LineSplitter(FrameSplitter):
                 if len(self._buf) > MAX_LINE:
                     self._skip(len(self._buf))
                 return frames
-
-    def _skip(self, count: int) -> None:
-        self.skipped += count
-        del self._buf[:count]
-
 
 class AdamAzExtra(ScaleProtocol):
     name = "adam"
@@ -94,7 +85,7 @@ class AdamAzExtra(ScaleProtocol):
         return Reading(grams, True, "at_zero" if grams == 0 else "ok")
 
 
-class AdamSimulator(PtyScaleSimulator):
+class AdamSimulator(PtyScale):
     """An AZExtra on a pty: a line for `P CR LF` only when the weight is new, non-zero and settled.
 
     Motion and overload are silent, as on the scale (it shows them on its display only).

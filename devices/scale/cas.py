@@ -28,7 +28,7 @@ from devices.scale.protocol import (
     Reading,
     ScaleProtocol,
 )
-from devices.scale.pty_simulator import PtyScaleSimulator
+from devices.scale.pty_simulator import PtyScale
 
 SOH, STX, ETX, EOT, ENQ, ACK, DC1 = b"\x01", b"\x02", b"\x03", b"\x04", b"\x05", b"\x06", b"\x11"
 FRAME_LEN = 15
@@ -57,10 +57,6 @@ def encode_frame(
 class CasSplitter(FrameSplitter):
     """Splits a stream into ACKs and 15-byte `SOH STX … ETX EOT` frames; everything else is noise."""
 
-    def __init__(self) -> None:
-        self._buf = bytearray()
-        self.skipped = 0
-
     def feed(self, data: bytes) -> list[bytes]:
         self._buf += data
         frames: list[bytes] = []
@@ -78,11 +74,6 @@ class CasSplitter(FrameSplitter):
             else:
                 self._skip(1)  # a frame cut short; resynchronise on the next SOH
         return frames
-
-    def _skip(self, count: int) -> None:
-        self.skipped += count
-        del self._buf[:count]
-
 
 class CasPd2(ScaleProtocol):
     name = "cas_pd2"
@@ -127,7 +118,7 @@ class CasPd2(ScaleProtocol):
         return Reading(grams, True, "at_zero" if grams == 0 else "ok")
 
 
-class CasSimulator(PtyScaleSimulator):
+class CasSimulator(PtyScale):
     """A CAS PD-II in ECR type 6 on a pty: ACK to ENQ, the weight frame to DC1."""
 
     def answer_byte(self, byte: int) -> bytes:

@@ -25,13 +25,14 @@ from __future__ import annotations
 import re
 
 from devices.scale.protocol import (
+    DelimitedSplitter,
     FrameSplitter,
     PortSettings,
     ProtocolError,
     Reading,
     ScaleProtocol,
 )
-from devices.scale.pty_simulator import PtyScaleSimulator
+from devices.scale.pty_simulator import PtyScale
 
 STX, ETX, EOT, ENQ, ACK, NAK, ESC = b"\x02", b"\x03", b"\x04", b"\x05", b"\x06", b"\x15", b"\x1b"
 WEIGHT_ONLY_PRICE = 1
@@ -71,41 +72,11 @@ def encode_error(code: int) -> bytes:
     return STX + b"09" + ESC + b"%02d" % code + ETX
 
 
-class DialogSplitter(FrameSplitter):
+class DialogSplitter(DelimitedSplitter):
     """Splits a stream into NAKs and `STX … ETX` records; a lone ACK is dropped, the rest is noise."""
 
     def __init__(self) -> None:
-        self._buf = bytearray()
-        self.skipped = 0
-
-    def feed(self, data: bytes) -> list[bytes]:
-        self._buf += data
-        frames: list[bytes] = []
-        while self._buf:
-            first = self._buf[:1]
-            if first == NAK:
-                frames.append(NAK)
-                del self._buf[:1]
-            elif first == ACK:
-                del self._buf[:1]
-            elif first != STX:
-                self._skip(1)
-            else:
-                end, restart = self._buf.find(ETX, 1), self._buf.find(STX, 1)
-                if restart != -1 and (end == -1 or restart < end):
-                    self._skip(restart)  # a record cut short by a new one
-                elif end != -1:
-                    frames.append(bytes(self._buf[: end + 1]))
-                    del self._buf[: end + 1]
-                else:
-                    if len(self._buf) > MAX_FRAME:
-                        self._skip(len(self._buf))
-                    break
-        return frames
-
-    def _skip(self, count: int) -> None:
-        self.skipped += count
-        del self._buf[:count]
+        super().__init__(STX, ETX, MAX_FRAME, singles=NAK, ignored=ACK)
 
 
 class Dialog(ScaleProtocol):
@@ -145,7 +116,7 @@ class Dialog(ScaleProtocol):
         return CODES.get(code, Reading(None, False, "error"))
 
 
-class DialogSimulator(PtyScaleSimulator):
+class DialogSimulator(PtyScale):
     """A Dialog 02 scale on a pty: record 02 to `EOT ENQ` when it can weigh, else NAK and, on
     record 08, record 09 with why. Like a scale legal for trade, it sends a weight only once
     until the platter moves (code 21)."""

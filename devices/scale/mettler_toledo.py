@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from devices.bus import Weight
 from devices.scale import serial_scale
 from devices.scale.protocol import (
-    FrameSplitter,
+    DelimitedSplitter,
     PortSettings,
     ProtocolError,
     Reading,
@@ -105,36 +105,11 @@ def to_weight(reply: Reply, tare_g: int = 0, moving_grams: int = 0) -> Weight:
     return serial_scale.to_weight(to_reading(reply), tare_g, moving_grams)
 
 
-class FrameReader(FrameSplitter):
+class FrameReader(DelimitedSplitter):
     """Splits a byte stream into `STX … CR` frames, skipping noise up to the next STX."""
 
     def __init__(self) -> None:
-        self._buf = bytearray()
-        self.skipped = 0
-
-    def feed(self, data: bytes) -> list[bytes]:
-        self._buf += data
-        frames = []
-        while True:
-            start = self._buf.find(STX)
-            if start < 0:
-                self._skip(len(self._buf))
-                return frames
-            self._skip(start)
-            end, restart = self._buf.find(CR, 1), self._buf.find(STX, 1)
-            if restart != -1 and (end == -1 or restart < end):
-                self._skip(restart)  # a frame cut short by a new one
-            elif end != -1:
-                frames.append(bytes(self._buf[: end + 1]))
-                del self._buf[: end + 1]
-            else:
-                if len(self._buf) > MAX_FRAME:
-                    self._skip(len(self._buf))
-                return frames
-
-    def _skip(self, count: int) -> None:
-        self.skipped += count
-        del self._buf[:count]
+        super().__init__(STX, CR, MAX_FRAME)
 
 
 class MettlerToledo8217(ScaleProtocol):

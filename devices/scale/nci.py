@@ -88,10 +88,6 @@ def encode_status(status1: int = 0, status2: int = 0) -> bytes:
 class FrameReader(FrameSplitter):
     """Splits a byte stream into NCI replies, each ending `<CR><ETX>`; skips what comes between."""
 
-    def __init__(self) -> None:
-        self._buf = bytearray()
-        self.skipped = 0
-
     def feed(self, data: bytes) -> list[bytes]:
         self._buf += data
         frames = []
@@ -121,11 +117,6 @@ class FrameReader(FrameSplitter):
         if weight == -1 or CR in self._buf[weight + 1 : status - 1] or status - weight > 16:
             return status
         return weight
-
-    def _skip(self, count: int) -> None:
-        self.skipped += count
-        del self._buf[:count]
-
 
 class NCI(ScaleProtocol):
     """The NCI standard protocol for the serial loop; the scale has no tare command."""

@@ -17,7 +17,7 @@ from devices.scale.nci import (
     encode_status,
     encode_weight,
 )
-from devices.scale.simulator import PtyScale
+from devices.scale.pty_simulator import PtyScale
 
 
 class NCISimulator(PtyScale):
@@ -34,6 +34,7 @@ class NCISimulator(PtyScale):
     ) -> None:
         super().__init__(link, capacity_g)
         self._line = bytearray()
+        self._zero = 0
 
     def _replies(self, data: bytes) -> list[bytes]:
         replies = []
@@ -46,9 +47,9 @@ class NCISimulator(PtyScale):
 
     def _answer(self, command: bytes) -> bytes:
         with self._lock:
-            gross = self._gross - self._zero
+            gross = self.grams - self._zero
             if command == ZERO and not self.motion and abs(gross) <= self.capacity_g // 50:
-                self._zero, gross = self._gross, 0
+                self._zero, gross = self.grams, 0
             status1, status2 = self._status(gross)
             if command == WEIGHT:
                 reply = encode_weight(gross, status1, status2)

@@ -45,10 +45,56 @@ class FrameSplitter(ABC):
     """Splits a byte stream into whole frames; bytes that cannot start a frame are counted in
     skipped and dropped. feed() never raises, whatever it is given."""
 
-    skipped: int = 0
+    def __init__(self) -> None:
+        self._buf = bytearray()
+        self.skipped = 0
 
     @abstractmethod
     def feed(self, data: bytes) -> list[bytes]: ...
+
+    def _skip(self, count: int) -> None:
+        self.skipped += count
+        del self._buf[:count]
+
+
+class DelimitedSplitter(FrameSplitter):
+    """Splits a stream into `start … end` frames (start and end one byte each). A frame cut short
+    by a new start byte, or longer than max_len without its end, is noise. Each byte in singles
+    is a frame of its own (a NAK); bytes in ignored are dropped without counting as noise."""
+
+    def __init__(
+        self, start: bytes, end: bytes, max_len: int, singles: bytes = b"", ignored: bytes = b""
+    ) -> None:
+        super().__init__()
+        self._start, self._end, self._max_len = start, end, max_len
+        self._singles, self._ignored = singles, ignored
+        self._heads = frozenset(start + singles + ignored)
+
+    def feed(self, data: bytes) -> list[bytes]:
+        self._buf += data
+        frames: list[bytes] = []
+        while self._buf:
+            first = self._buf[0]
+            if first in self._singles:
+                frames.append(bytes([first]))
+                del self._buf[:1]
+            elif first in self._ignored:
+                del self._buf[:1]
+            elif first not in self._start:
+                heads = (i for i, b in enumerate(self._buf) if b in self._heads)
+                self._skip(next(heads, len(self._buf)))
+            else:
+                end, restart = self._buf.find(self._end, 1), self._buf.find(self._start, 1)
+                if restart != -1 and (end == -1 or restart < end):
+                    self._skip(restart)  # a frame cut short by a new one
+                elif end != -1:
+                    frames.append(bytes(self._buf[: end + 1]))
+                    del self._buf[: end + 1]
+                else:
+                    if len(self._buf) > self._max_len:
+                        self._skip(len(self._buf))
+                    break
+        return frames
 
 
 class ScaleProtocol(ABC):

@@ -1,14 +1,15 @@
-"""A serial scale on a pty, for tests and the demo: the shared part of the CAS, Adam and Dialog
-simulators. A subclass says how the scale answers each byte it receives."""
+"""A serial scale on a pty, for tests and the demo: the shared part of every scale simulator.
+A subclass says how the scale answers the bytes it receives."""
 
 from __future__ import annotations
 
 import os
 import select
+import termios
 import threading
 import time
 import tty
-from abc import ABC, abstractmethod
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import serial
@@ -16,12 +17,13 @@ import serial
 from devices.scale.protocol import Reading, ScaleProtocol
 
 
-class PtyScaleSimulator(ABC):
+class PtyScale:
     """A scale on the master side of a pty, as if behind a USB-serial cable.
 
     Faults: `motion`, a weight above capacity_g (overload) or below zero, inject_noise(),
     `reply_delay_s`. With link, start() points that symlink at the pty (like
     /dev/serial/by-id/...) and stop() removes it, so a driver sees an unplug and a replug.
+    A subclass overrides answer_byte() (one reply per byte) or _replies() (whole reads).
     """
 
     def __init__(
@@ -38,12 +40,14 @@ class PtyScaleSimulator(ABC):
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._fds: tuple[int, int] | None = None
+        self._raw: list[object] = []  # the pty's raw termios, restored after each exchange
         self._wake: tuple[int, int] | None = None
 
     def start(self) -> str:
         """Open the pty and answer in a thread; return the path a driver should open."""
         master, slave = os.openpty()
         tty.setraw(slave)
+        self._raw = termios.tcgetattr(slave)
         self._fds, self._wake = (master, slave), os.pipe()
         path = os.ttyname(slave)
         if self.link is not None:
@@ -73,7 +77,7 @@ class PtyScaleSimulator(ABC):
         self._thread = self._fds = self._wake = None
 
     def set_weight(self, grams: int) -> None:
-        """Weight on the platter in grams (negative: below the zero point)."""
+        """Gross weight on the platter in grams (negative: below the zero point)."""
         with self._lock:
             self.grams = grams
 
@@ -82,9 +86,28 @@ class PtyScaleSimulator(ABC):
         with self._lock:
             self._noise += data
 
-    @abstractmethod
     def answer_byte(self, byte: int) -> bytes:
         """The scale's reply once it has received this byte (b'' for none); runs under the lock."""
+        raise NotImplementedError(f"{type(self).__name__} answers neither bytes nor reads")
+
+    def _replies(self, data: bytes) -> Iterable[bytes]:
+        """What the scale sends back for these received bytes (each reply may be delayed);
+        by default answer_byte() for each byte, lazily, with any noise before a reply."""
+        return self._answer_bytes(data)
+
+    def _answer_bytes(self, data: bytes) -> Iterator[bytes]:
+        for byte in data:
+            with self._lock:
+                reply = self.answer_byte(byte)
+                if reply:
+                    reply = self._take_noise() + reply
+            if reply:
+                yield reply
+
+    def _take_noise(self) -> bytes:
+        """The injected noise, once (call it with the lock held)."""
+        noise, self._noise = self._noise, b""
+        return noise
 
     def _run(self) -> None:
         assert self._fds is not None and self._wake is not None
@@ -95,15 +118,13 @@ class PtyScaleSimulator(ABC):
                 return
             data = os.read(master, 1024)
             self.received += data
-            for byte in data:
-                with self._lock:
-                    reply = self.answer_byte(byte)
-                    if reply:
-                        reply, self._noise = self._noise + reply, b""
-                if reply and self.reply_delay_s and self._stop.wait(self.reply_delay_s):
+            # A Linux pty takes 7E1 from raw settings once, then refuses it (EINVAL) until they
+            # are back; a real port takes any. Put them back so a driver can reopen with 7E1.
+            termios.tcsetattr(self._fds[1], termios.TCSANOW, self._raw)
+            for reply in self._replies(data):
+                if self.reply_delay_s and self._stop.wait(self.reply_delay_s):
                     return
-                if reply:
-                    os.write(master, reply)
+                os.write(master, reply)
 
 
 def exchange(

@@ -1,4 +1,5 @@
-"""Fixtures for the devices tests: a real mosquitto on a free loopback port and a bus probe."""
+"""Fixtures for the devices tests: a real mosquitto on a free loopback port, a bus probe, and
+fast timing for the serial scale loop."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from paho.mqtt.client import Client, MQTTMessage
 from paho.mqtt.enums import CallbackAPIVersion
 
 from devices.link import close_client
+from devices.scale import serial_scale
 from hub.mosquitto import Broker
 from tests.conftest import USERS
 from tests.helpers import WAIT_S, wait_until
@@ -89,3 +91,12 @@ def bus_probe(mosquitto_broker: tuple[str, int]) -> Iterator[BusProbe]:
     probe = BusProbe(*mosquitto_broker)
     yield probe
     probe.close()
+
+
+@pytest.fixture
+def fast_driver_timing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Shrink the serial scale loop's timing."""
+    monkeypatch.setattr(serial_scale, "POLL_INTERVAL_S", 0.02)
+    monkeypatch.setattr(serial_scale, "REPLY_TIMEOUT_S", 0.2)
+    monkeypatch.setattr(serial_scale, "RETRY_INTERVAL_S", 0.05)
+    monkeypatch.setattr(serial_scale, "MIN_PUBLISH_INTERVAL_S", 0.01)

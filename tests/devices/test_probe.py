@@ -13,7 +13,8 @@ from devices import probe
 from devices.scale import PROTOCOLS
 from devices.scale.nci_simulator import NCISimulator
 from devices.scale.protocol import ScaleError
-from devices.scale.simulator import PtyScale, ScaleSimulator
+from devices.scale.pty_simulator import PtyScale
+from devices.scale.simulator import ScaleSimulator
 from hub.cli import main
 
 

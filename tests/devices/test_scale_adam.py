@@ -17,7 +17,7 @@ from devices.scale.protocol import ProtocolError, Reading
 from devices.scale.pty_simulator import exchange
 from devices.scale.serial_scale import SerialScale
 from tests.devices.conftest import wait_until
-from tests.devices.test_scale_cas import Events, fast_driver_timing
+from tests.devices.scale_helpers import Events, driving, running
 
 ADAM = AdamAzExtra()
 
@@ -95,10 +95,7 @@ def test_parse_raises_only_protocol_error(data: bytes) -> None:
 
 @pytest.fixture
 def simulator(tmp_path: Path) -> Iterator[AdamSimulator]:
-    sim = AdamSimulator(link=tmp_path / "ttyUSB-adam", capacity_g=15_000)
-    sim.start()
-    yield sim
-    sim.stop()
+    yield from running(AdamSimulator(link=tmp_path / "ttyUSB-adam", capacity_g=15_000))
 
 
 @pytest.fixture
@@ -152,14 +149,9 @@ def test_simulator_unplug_and_replug(simulator: AdamSimulator) -> None:
 
 @pytest.fixture
 def driver(
-    simulator: AdamSimulator, monkeypatch: pytest.MonkeyPatch
+    simulator: AdamSimulator, fast_driver_timing: None
 ) -> Iterator[tuple[SerialScale, Events]]:
-    fast_driver_timing(monkeypatch)
-    events = Events()
-    scale = SerialScale(str(simulator.link), AdamAzExtra(), events.on_weight, events.on_online)
-    scale.start()
-    yield scale, events
-    scale.stop()
+    yield from driving(simulator, AdamAzExtra())
 
 
 def test_driver_weight_under_zero_and_garbage(

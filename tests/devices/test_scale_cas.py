@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,12 +12,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from devices.bus import Weight
-from devices.scale import serial_scale as ss
 from devices.scale.cas import ACK, DC1, ENQ, CasPd2, CasSimulator, CasSplitter, bcc, encode_frame
 from devices.scale.protocol import ProtocolError, Reading
 from devices.scale.pty_simulator import exchange
 from devices.scale.serial_scale import SerialScale
 from tests.devices.conftest import wait_until
+from tests.devices.scale_helpers import Events, driving, running
 
 CAS = CasPd2()
 
@@ -116,10 +115,7 @@ def test_parse_raises_only_protocol_error(data: bytes, framed: bool) -> None:
 
 @pytest.fixture
 def simulator(tmp_path: Path) -> Iterator[CasSimulator]:
-    sim = CasSimulator(link=tmp_path / "ttyUSB-cas", capacity_g=15_000)
-    sim.start()
-    yield sim
-    sim.stop()
+    yield from running(CasSimulator(link=tmp_path / "ttyUSB-cas", capacity_g=15_000))
 
 
 @pytest.fixture
@@ -163,50 +159,11 @@ def test_simulator_unplug_and_replug(simulator: CasSimulator) -> None:
 # -- the driver loop against the simulator ------------------------------------------------------
 
 
-class Events:
-    """What a SerialScale reported (shared with the Adam and Dialog tests)."""
-
-    def __init__(self) -> None:
-        self.weights: list[Weight] = []
-        self.online: list[bool] = []
-        self._lock = threading.Lock()
-
-    def on_weight(self, weight: Weight) -> None:
-        with self._lock:
-            self.weights.append(weight)
-
-    def on_online(self, online: bool, _reason: str) -> None:
-        self.online.append(online)
-
-    def wait_weight(self, **fields: object) -> Weight:
-        def last() -> Weight | None:
-            with self._lock:
-                weight = self.weights[-1] if self.weights else None
-            if weight is not None and all(getattr(weight, k) == v for k, v in fields.items()):
-                return weight
-            return None
-
-        return wait_until(last, f"a weight with {fields} (got {self.weights[-3:]})")
-
-
-def fast_driver_timing(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Shrink the loop's timing (shared with the Adam and Dialog tests)."""
-    monkeypatch.setattr(ss, "POLL_INTERVAL_S", 0.02)
-    monkeypatch.setattr(ss, "REPLY_TIMEOUT_S", 0.2)
-    monkeypatch.setattr(ss, "RETRY_INTERVAL_S", 0.05)
-    monkeypatch.setattr(ss, "MIN_PUBLISH_INTERVAL_S", 0.01)
-
-
 @pytest.fixture
 def driver(
-    simulator: CasSimulator, monkeypatch: pytest.MonkeyPatch
+    simulator: CasSimulator, fast_driver_timing: None
 ) -> Iterator[tuple[SerialScale, Events]]:
-    fast_driver_timing(monkeypatch)
-    events = Events()
-    scale = SerialScale(str(simulator.link), CasPd2(), events.on_weight, events.on_online)
-    scale.start()
-    yield scale, events
-    scale.stop()
+    yield from driving(simulator, CasPd2())
 
 
 def test_driver_weight_motion_overload_under_zero(

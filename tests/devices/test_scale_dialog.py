@@ -27,7 +27,7 @@ from devices.scale.protocol import ProtocolError, Reading
 from devices.scale.pty_simulator import exchange
 from devices.scale.serial_scale import SerialScale
 from tests.devices.conftest import wait_until
-from tests.devices.test_scale_cas import Events, fast_driver_timing
+from tests.devices.scale_helpers import Events, driving, running
 
 # Record 02 for 1.250 kg at 2.99/kg (total 3.74), written out from the layout in REFERENCE.md.
 RECORD_02 = b"\x0202\x1b0\x1b01250\x1b000299\x1b000374\x03"
@@ -132,10 +132,7 @@ def test_parse_raises_only_protocol_error(data: bytes) -> None:
 
 @pytest.fixture
 def simulator(tmp_path: Path) -> Iterator[DialogSimulator]:
-    sim = DialogSimulator(link=str(tmp_path / "ttyUSB-dialog"), capacity_g=15_000)
-    sim.start()
-    yield sim
-    sim.stop()
+    yield from running(DialogSimulator(link=str(tmp_path / "ttyUSB-dialog"), capacity_g=15_000))
 
 
 @pytest.fixture
@@ -185,14 +182,9 @@ def test_simulator_unplug_and_replug(simulator: DialogSimulator) -> None:
 
 @pytest.fixture
 def driver(
-    simulator: DialogSimulator, monkeypatch: pytest.MonkeyPatch
+    simulator: DialogSimulator, fast_driver_timing: None
 ) -> Iterator[tuple[SerialScale, Events]]:
-    fast_driver_timing(monkeypatch)
-    events = Events()
-    scale = SerialScale(str(simulator.link), Dialog(), events.on_weight, events.on_online)
-    scale.start()
-    yield scale, events
-    scale.stop()
+    yield from driving(simulator, Dialog())
 
 
 def test_driver_weight_motion_overload_under_zero(

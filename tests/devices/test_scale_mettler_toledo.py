@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import os
 import select
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -27,6 +26,10 @@ from devices.scale.mettler_toledo import (
 )
 from devices.scale.simulator import ScaleSimulator
 from tests.devices.conftest import WAIT_S, wait_until
+from tests.devices.scale_helpers import Events, running
+
+pytestmark = pytest.mark.usefixtures("fast_driver_timing")
+
 
 # -- protocol ----------------------------------------------------------------------------------
 
@@ -124,48 +127,9 @@ def test_to_weight(reading: Reply, weight: Weight) -> None:
 # -- driver against the simulator ---------------------------------------------------------------
 
 
-class Events:
-    def __init__(self) -> None:
-        self.weights: list[Weight] = []
-        self.online: list[bool] = []
-        self._lock = threading.Lock()
-
-    def on_weight(self, weight: Weight) -> None:
-        with self._lock:
-            self.weights.append(weight)
-
-    def on_online(self, online: bool, _reason: str) -> None:
-        self.online.append(online)
-
-    def last(self) -> Weight | None:
-        with self._lock:
-            return self.weights[-1] if self.weights else None
-
-    def wait_weight(self, **fields: object) -> Weight:
-        def matches() -> bool:
-            last = self.last()
-            return last is not None and all(getattr(last, k) == v for k, v in fields.items())
-
-        wait_until(matches, f"a weight with {fields} (last: {self.last()})")
-        last = self.last()
-        assert last is not None
-        return last
-
-
-@pytest.fixture(autouse=True)
-def fast_timing(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(serial_scale, "POLL_INTERVAL_S", 0.02)
-    monkeypatch.setattr(serial_scale, "REPLY_TIMEOUT_S", 0.2)
-    monkeypatch.setattr(serial_scale, "RETRY_INTERVAL_S", 0.05)
-    monkeypatch.setattr(serial_scale, "MIN_PUBLISH_INTERVAL_S", 0.01)
-
-
 @pytest.fixture
 def simulator(tmp_path: Path) -> Iterator[ScaleSimulator]:
-    sim = ScaleSimulator(link=tmp_path / "ttyUSB-scale")
-    sim.start()
-    yield sim
-    sim.stop()
+    yield from running(ScaleSimulator(link=tmp_path / "ttyUSB-scale"))
 
 
 @pytest.fixture

@@ -12,13 +12,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from devices.bus import Weight
-from devices.scale import nci, serial_scale
+from devices.scale import nci
 from devices.scale.nci import NCI, FrameReader, parse_reply
 from devices.scale.nci_simulator import NCISimulator
 from devices.scale.protocol import ProtocolError, Reading, ScaleError
 from devices.scale.serial_scale import SerialScale
 from tests.devices.conftest import WAIT_S, wait_until
-from tests.devices.test_scale_mettler_toledo import Events
+from tests.devices.scale_helpers import Events, driving, running
+
+pytestmark = pytest.mark.usefixtures("fast_driver_timing")
+
 
 # -- protocol ----------------------------------------------------------------------------------
 
@@ -102,30 +105,14 @@ def test_frame_reader_skips_noise_and_replies_cut_short() -> None:
 # -- the serial loop against the simulator -------------------------------------------------------
 
 
-@pytest.fixture(autouse=True)
-def fast_timing(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(serial_scale, "POLL_INTERVAL_S", 0.02)
-    monkeypatch.setattr(serial_scale, "REPLY_TIMEOUT_S", 0.2)
-    monkeypatch.setattr(serial_scale, "RETRY_INTERVAL_S", 0.05)
-    monkeypatch.setattr(serial_scale, "MIN_PUBLISH_INTERVAL_S", 0.01)
-
-
 @pytest.fixture
 def simulator(tmp_path: Path) -> Iterator[NCISimulator]:
-    sim = NCISimulator(link=tmp_path / "ttyUSB-nci")
-    sim.start()
-    yield sim
-    sim.stop()
+    yield from running(NCISimulator(link=tmp_path / "ttyUSB-nci"))
 
 
 @pytest.fixture
 def scale(simulator: NCISimulator) -> Iterator[tuple[SerialScale, Events]]:
-    events = Events()
-    driver = SerialScale(str(simulator.link), NCI(), events.on_weight, events.on_online)
-    driver.start()
-    wait_until(lambda: driver.online, "the scale to come online")
-    yield driver, events
-    driver.stop()
+    yield from driving(simulator, NCI(), wait_online=True)
 
 
 def test_polls_with_w_and_publishes_changes_only(
