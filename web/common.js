@@ -229,3 +229,20 @@ export function setText(node, text) {
   const t = String(text);
   if (node.textContent !== t) node.textContent = t;
 }
+
+/** In-page views: go(url) shows url's view without a reload; clicks on links marked data-nav use it
+ * (a new tab or a modified click still opens a real page). */
+export function inPageLinks(route) {
+  const go = (url) => {
+    history.pushState(null, "", url);
+    route();
+    scrollTo(0, 0);
+  };
+  document.addEventListener("click", (event) => {
+    const link = event.target.closest("a[data-nav]");
+    if (!link || event.ctrlKey || event.metaKey || event.shiftKey || event.button !== 0) return;
+    event.preventDefault();
+    go(link.getAttribute("href"));
+  });
+  return go;
+}

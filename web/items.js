@@ -1,6 +1,6 @@
 // The item pages for owners and managers: find items, open one (items-edit.js), add one, and
 // decide change requests. /items and /items/<sku> both serve this page; the path picks the view.
-import { ApiError, api, el, formatMoney, formatTime, getSession, setText, signOut } from "/static/common.js";
+import { ApiError, api, el, formatMoney, formatTime, getSession, inPageLinks, setText, signOut } from "/static/common.js";
 import {
   $, LABELS, canEdit, clearErrors, ctx, describe, enc, fillTaxes, money, openItem, showError, splitList, who, wireItem,
 } from "./items-edit.js";
@@ -29,19 +29,7 @@ function route() {
   }
 }
 
-function go(url) {
-  history.pushState(null, "", url);
-  route();
-  scrollTo(0, 0);
-}
-
-/** Links marked data-nav change the view without reloading the page; a new tab still works. */
-function followLink(event) {
-  const link = event.target.closest("a[data-nav]");
-  if (!link || event.ctrlKey || event.metaKey || event.shiftKey || event.button !== 0) return;
-  event.preventDefault();
-  go(link.getAttribute("href"));
-}
+const go = inPageLinks(() => route());
 
 // -- find ---------------------------------------------------------------------------------------
 
@@ -260,7 +248,6 @@ async function start() {
   $("load-more").addEventListener("click", () => search({ more: true }));
   $("new-form").addEventListener("submit", createItem);
   $("requests-reload").addEventListener("click", loadRequests);
-  document.addEventListener("click", followLink);
   document.addEventListener("item-changed", (e) => {
     loadHistory(e.detail);
     countRequests();

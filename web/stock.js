@@ -2,7 +2,7 @@
 // (the item picker, errors next to fields, the store's locations). The views are in
 // stock-ledger.js (adjust, transfer, review bin, exceptions, an item's moves), stock-receive.js
 // and stock-counts.js; they import from here and are only called once this module has run.
-import { ApiError, api, el, formatMoney, getSession, setText, signOut } from "/static/common.js";
+import { ApiError, api, el, formatMoney, getSession, inPageLinks, setText, signOut } from "/static/common.js";
 import { openCounts, wireCounts } from "./stock-counts.js";
 import { loadExceptions, loadReview, openItem, wireLedger } from "./stock-ledger.js";
 import { openReceive, wireReceive } from "./stock-receive.js";
@@ -205,18 +205,7 @@ function route() {
   if (view === "counts") openCounts(new URLSearchParams(location.search).get("session"));
 }
 
-export function go(url) {
-  history.pushState(null, "", url);
-  route();
-  scrollTo(0, 0);
-}
-
-function followLink(event) {
-  const link = event.target.closest("a[data-nav]");
-  if (!link || event.ctrlKey || event.metaKey || event.shiftKey || event.button !== 0) return;
-  event.preventDefault();
-  go(link.getAttribute("href"));
-}
+export const go = inPageLinks(() => route());
 
 async function start() {
   $("sign-out").addEventListener("click", () => signOut());
@@ -242,7 +231,6 @@ async function start() {
   wireLedger();
   wireReceive();
   wireCounts();
-  document.addEventListener("click", followLink);
   addEventListener("popstate", route);
   if (ctx.me.role === "cashier") { // the ledger pages are for managers; a counter goes straight to the counting page
     setText($("banner"), "Stock pages are for managers and owners. Ask one to open a count for you.");
