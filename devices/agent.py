@@ -137,6 +137,7 @@ class Agent:
     def start(self) -> None:
         for host in self.hosts:
             host.start()
+        self.hosting.start_watching()
 
     def supervise(self) -> None:
         """Periodic work of each host: newly plugged scanners, printer checks."""

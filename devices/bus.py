@@ -69,6 +69,11 @@ def hub_status_topic(hub: str) -> str:
     return f"{ROOT}/{check_id(hub, 'hub id')}/hub/status"
 
 
+def hub_printers_topic(hub: str) -> str:
+    """Retained list of the network printers the owner added on the hub (HubPrinters)."""
+    return f"{ROOT}/{check_id(hub, 'hub id')}/hub/printers"
+
+
 def all_devices_filter(hub: str) -> str:
     """Subscription filter for every device topic of one hub."""
     return f"{ROOT}/{check_id(hub, 'hub id')}/dev/#"
@@ -272,3 +277,51 @@ class JobResult:
             ok=_require(d, "ok", bool, "result"),
             error=str(d.get("error", "") or ""),
         )
+
+
+PRINTER_KINDS = ("receipt_printer", "label_printer")
+PRINTER_LANGUAGES = ("escpos", "zpl", "tspl", "brother_ql")
+
+
+@dataclass(frozen=True)
+class NetworkPrinter:
+    """A printer on the shop's network that the owner added on the hub's status page."""
+
+    id: str
+    host: str
+    port: int = 9100
+    kind: str = "receipt_printer"
+    language: str = "escpos"
+    name: str = ""
+
+
+@dataclass(frozen=True)
+class HubPrinters:
+    """The retained payload of hub_printers_topic: every network printer the hub wants hosted."""
+
+    printers: list[NetworkPrinter] = field(default_factory=list)
+
+    @classmethod
+    def from_payload(cls, payload: bytes | str) -> HubPrinters:
+        if not payload:  # the retained message was cleared: no printers
+            return cls()
+        d = _loads(payload, "printers")
+        raw = d.get("printers", [])
+        if not isinstance(raw, list):
+            raise BusError("printers payload field 'printers' must be a list")
+        out = []
+        for n, p in enumerate(raw):
+            what = f"printers[{n}]"
+            if not isinstance(p, dict):
+                raise BusError(f"{what} must be an object")
+            kind, language = str(p.get("kind", "receipt_printer")), str(p.get("language", "escpos"))
+            if kind not in PRINTER_KINDS:
+                raise BusError(f"{what} kind {kind!r} is unknown; expected one of {', '.join(PRINTER_KINDS)}")
+            if language not in PRINTER_LANGUAGES:
+                raise BusError(f"{what} language {language!r} is unknown; expected one of {', '.join(PRINTER_LANGUAGES)}")
+            port = _require(p, "port", int, what) if "port" in p else 9100
+            if not 0 < port < 65536:
+                raise BusError(f"{what} port {port} is not a TCP port")
+            out.append(NetworkPrinter(check_id(_require(p, "id", str, what), f"{what} id"),
+                                      _require(p, "host", str, what), port, kind, language, str(p.get("name", ""))))
+        return cls(out)

@@ -8,13 +8,20 @@ when the agent is closing.
 
 from __future__ import annotations
 
+import logging
 import re
 import threading
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Protocol
+from typing import Any, Protocol
+
+from paho.mqtt.client import Client, MQTTMessage
+from paho.mqtt.enums import CallbackAPIVersion
 
 from devices import bus
-from devices.link import DeviceLink, MqttSettings
+from devices.link import DeviceLink, MqttSettings, close_client
+
+log = logging.getLogger(__name__)
 
 COMMAND_TIMEOUT_S = 5.0
 
@@ -46,15 +53,53 @@ class Hosting:
         self.closing = threading.Event()
         self.workers = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="agent-job")
         self.links: dict[str, DeviceLink] = {}
+        self._watches: dict[str, list[Callable[[bytes], None]]] = {}
+        self._watcher: Client | None = None
 
     def new_link(self, dev_id: str, config: bus.DeviceConfig) -> DeviceLink:
         link = DeviceLink(self.hub_id, dev_id, config, self.mqtt, self.workers, self.closing)
         self.links[dev_id] = link
         return link
 
+    def watch(self, topic: str, on_message: Callable[[bytes], None]) -> None:
+        """Call on_message (in the worker pool) with each payload on a hub topic, retained ones too.
+
+        One client of the agent's own serves every watch; call before start_watching().
+        """
+        self._watches.setdefault(topic, []).append(on_message)
+
+    def start_watching(self) -> None:
+        if not self._watches or self._watcher is not None:
+            return
+        client = Client(
+            CallbackAPIVersion.VERSION2, client_id=f"backroom-{self.hub_id}-agent-watch"
+        )
+        if self.mqtt.username:
+            client.username_pw_set(self.mqtt.username, self.mqtt.password or None)
+        client.reconnect_delay_set(1, 30)
+        client.on_connect = self._on_watch_connect
+        client.on_message = self._on_watched
+        self._watcher = client
+        client.connect_async(self.mqtt.host, self.mqtt.port, self.mqtt.keepalive)
+        client.loop_start()
+
+    def _on_watch_connect(self, client: Client, _u: Any, _f: Any, reason: Any, _p: Any) -> None:
+        if not reason.is_failure:
+            client.subscribe([(topic, 1) for topic in self._watches])
+
+    def _on_watched(self, _client: Client, _userdata: Any, msg: MQTTMessage) -> None:
+        for callback in self._watches.get(msg.topic, ()):
+            try:
+                self.workers.submit(callback, msg.payload)
+            except RuntimeError:  # the pool is shut down: the agent is stopping
+                return
+
     def close(self) -> None:
         """Cancel waiting commands, finish running ones, then mark every device offline."""
         self.closing.set()
+        if self._watcher is not None:
+            close_client(self._watcher)
+            self._watcher = None
         self.workers.shutdown(wait=True, cancel_futures=True)
         for link in self.links.values():
             link.stop()
