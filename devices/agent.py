@@ -7,15 +7,19 @@ The hub CLI calls main(settings, stop_event) with a plain mapping built from hub
         "hub_id": "hub-1",
         "mqtt_host": "127.0.0.1", "mqtt_port": 1883,
         "mqtt_username": "devices", "mqtt_password": "",   # empty username: anonymous
-        "scanners": True,            # find USB scanners through evdev and grab them
-        "simulate_scanner": False,   # add sim-scanner-1, typed through its cmd/simulate
+        "scanners": True,            # find USB scanners (and keyboards) and grab the scanners
+        "simulate_scanner": False,   # true: sim-scanner-1; 3: sim-scanner-1..3; or a list of ids
         "scales": [{"port": "/dev/serial/by-id/...", "protocol": "mettler8217", "id": "scale-1"}],
-        "printers": [{"host": "192.0.2.10", "port": 9100, "id": "printer-1"}],
+        "scale_autodetect": False,   # also probe the other USB serial ports for scales
+        "printers": [{"host": "192.0.2.10", "port": 9100, "id": "printer-1"},
+                     {"serial": "/dev/ttyUSB1", "baudrate": 19200, "rtscts": True},
+                     {"device": "/dev/usb/lp0", "profile": "epson-tm-t20iii"},
+                     {"usb": "04b8:0e28", "serial_number": "X5E1234"}],
     }
 
 A scale or printer without an id is named after what identifies it, never its place in the
 list: "scale-" and its port's file name (the by-id name survives replugging), "printer-" and
-its host and port.
+its host and port, its serial port's or device file's name, or its USB ids and serial number.
 
 Each kind of device has its host (devices/<kind>/host.py), which owns its drivers; every
 device gets its own MQTT client with a last will, so the broker marks exactly the devices of a
@@ -32,6 +36,7 @@ from typing import Any
 
 from devices import bus
 from devices.hosting import DeviceHost, Hosting, SettingsError
+from devices.label.host import LabelPrinterHost, LabelPrinterSpec, label_printers_from
 from devices.link import MqttSettings
 from devices.printer.host import PrinterHost, PrinterSpec, printers_from
 from devices.scale.host import ScaleHost, ScaleSpec, scales_from
@@ -51,6 +56,8 @@ class AgentSettings:
     scanner: ScannerSettings = field(default_factory=ScannerSettings)
     scales: tuple[ScaleSpec, ...] = ()
     printers: tuple[PrinterSpec, ...] = ()
+    scale_autodetect: bool = False
+    label_printers: tuple[LabelPrinterSpec, ...] = ()
 
     @classmethod
     def from_mapping(cls, raw: Mapping[str, Any]) -> AgentSettings:
@@ -70,6 +77,7 @@ class AgentSettings:
             scanner = ScannerSettings.from_mapping(raw)
             scales = scales_from(raw.get("scales", ()), _given_id, _need)
             printers = printers_from(raw.get("printers", ()), _given_id, _need)
+            labels = label_printers_from(raw.get("label_printers", ()), _given_id, _need)
         except SettingsError:
             raise
         except (AttributeError, TypeError, ValueError) as exc:  # BusError is a ValueError
@@ -79,9 +87,11 @@ class AgentSettings:
                 *scanner.device_ids(),
                 *((f"scales[{n}]", s.id) for n, s in enumerate(scales)),
                 *((f"printers[{n}]", p.id) for n, p in enumerate(printers)),
+                *((f"label_printers[{n}]", p.id) for n, p in enumerate(labels)),
             ]
         )
-        return cls(hub_id, mqtt, scanner, scales, printers)
+        return cls(hub_id, mqtt, scanner, scales, printers, bool(raw.get("scale_autodetect")),
+                   label_printers=labels)
 
 
 def _need(entry: Mapping[str, Any], key: str, where: str, example: str) -> str:
@@ -117,7 +127,9 @@ _SETTINGS_KEYS = frozenset(
         "scanners",
         "simulate_scanner",
         "scales",
+        "scale_autodetect",
         "printers",
+        "label_printers",
     ]
 )
 
@@ -130,8 +142,9 @@ class Agent:
         self.hosting = Hosting(settings.hub_id, settings.mqtt)
         self.hosts: list[DeviceHost] = [
             ScannerHost(settings.scanner, self.hosting),
-            ScaleHost(settings.scales, self.hosting),
+            ScaleHost(settings.scales, self.hosting, settings.scale_autodetect),
             PrinterHost(settings.printers, self.hosting),
+            LabelPrinterHost(settings.label_printers, self.hosting),
         ]
 
     def start(self) -> None:

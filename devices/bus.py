@@ -5,15 +5,18 @@ One module so the two sides can never disagree about a topic (see DESIGN.md, "Th
 
 from __future__ import annotations
 
+import base64
+import contextlib
 import json
 import re
+import socket
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 ROOT = "backroom"
 ONLINE = "online"
 OFFLINE = "offline"
-DEVICE_KINDS = ("scanner", "scale", "receipt_printer", "label_printer", "tablet", "display", "drawer")
+DEVICE_KINDS = ("scanner", "scale", "receipt_printer", "label_printer", "tablet", "display", "drawer", "keyboard")
 
 # AIM symbology identifiers (ISO/IEC 15424): "]" + code letter + modifier -> the name a Scan's
 # symbology carries. One table for the scanner decoder and the hub's parser.
@@ -55,6 +58,14 @@ def availability_topic(hub: str, dev: str) -> str:
 
 def event_topic(hub: str, dev: str, name: str) -> str:
     return f"{device_base(hub, dev)}/event/{check_id(name, 'event name')}"
+
+
+def no_delay(_client: Any, _userdata: Any, sock: Any) -> None:
+    """paho's on_socket_open for every client on the bus: send each small MQTT packet at once.
+    With Nagle on, a QoS 1 PUBLISH right after a PUBACK waits for the broker's delayed ACK
+    (~40 ms on Linux): every command the hub sends, and the scan it causes, came that late."""
+    with contextlib.suppress(AttributeError, OSError):  # a WebSocket wrapper has no TCP options
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
 
 def cmd_topic(hub: str, dev: str, name: str) -> str:
@@ -325,3 +336,96 @@ class HubPrinters:
             out.append(NetworkPrinter(check_id(_require(p, "id", str, what), f"{what} id"),
                                       _require(p, "host", str, what), port, kind, language, str(p.get("name", ""))))
         return cls(out)
+
+
+LABEL_LANGUAGES = ("zpl", "tspl", "escpos", "brother_ql")
+MAX_LABEL_BYTES = 4_000_000  # a 62 x 100 mm PNG is ~20 kB; this only stops a runaway job
+
+
+@dataclass(frozen=True)
+class PrintLabel:
+    """A label print job: bytes the hub rendered in the printer's language (brother_ql: a PNG
+    at the label's dpi, rastered by the agent for the printer's model), base64 in data."""
+
+    job_id: str
+    language: str
+    data: str
+    copies: int = 1
+
+    @classmethod
+    def from_payload(cls, payload: bytes | str) -> PrintLabel:
+        d = _loads(payload, "print_label")
+        language = _require(d, "language", str, "print_label")
+        if language not in LABEL_LANGUAGES:
+            raise BusError(f"print_label language {language!r} is unknown; expected one of {', '.join(LABEL_LANGUAGES)}")
+        data = _require(d, "data", str, "print_label")
+        if not data or len(data) > MAX_LABEL_BYTES * 4 // 3 + 4:
+            raise BusError(f"print_label data must be 1 to {MAX_LABEL_BYTES} bytes, base64-encoded")
+        try:
+            base64.b64decode(data, validate=True)
+        except ValueError as exc:
+            raise BusError(f"print_label data is not base64: {exc}") from exc
+        copies = _require(d, "copies", int, "print_label") if "copies" in d else 1
+        if not 1 <= copies <= 100:
+            raise BusError(f"print_label copies {copies} must be 1-100")
+        return cls(_require(d, "job_id", str, "print_label"), language, data, copies)
+
+    def raw(self) -> bytes:
+        return base64.b64decode(self.data)
+
+
+@dataclass(frozen=True)
+class PrinterStatus:
+    """A printer's state event "status": what its ESC/POS status replies (or its driver) know."""
+
+    online: bool
+    cover_open: bool = False
+    paper_low: bool = False
+    paper_out: bool = False
+    error: str = ""
+
+    @classmethod
+    def from_payload(cls, payload: bytes | str) -> PrinterStatus:
+        d = _loads(payload, "status")
+        flags = {k: _require(d, k, bool, "status") if k in d else False
+                 for k in ("cover_open", "paper_low", "paper_out")}
+        return cls(online=_require(d, "online", bool, "status"), error=str(d.get("error", "") or ""), **flags)
+
+
+# A print job the hub sends again (after paper out, say) goes out under a new attempt id, so the
+# agent's per-delivery dedupe runs it again; the agent also remembers which jobs printed, so a
+# new attempt of a job that did print is answered without printing twice.
+ATTEMPT_SEPARATOR = "~"
+
+
+def attempt_id(job_id: str, attempt: int) -> str:
+    """The job_id a command carries on its attempt-th sending (attempt 1 is the job_id itself)."""
+    return job_id if attempt <= 1 else f"{job_id}{ATTEMPT_SEPARATOR}{attempt}"
+
+
+def job_of_attempt(sent_id: str) -> tuple[str, int]:
+    """(job_id, attempt) of a job_id as sent; an id without an attempt is attempt 1."""
+    job_id, sep, n = sent_id.rpartition(ATTEMPT_SEPARATOR)
+    if sep and n.isdigit() and job_id:
+        return job_id, int(n)
+    return sent_id, 1
+
+
+INPUT_ROLES = ("scanner", "keyboard")
+
+
+@dataclass(frozen=True)
+class InputRole:
+    """cmd/input_role: the owner's choice to read a USB input device as a scanner or leave it a
+    keyboard. The agent grabs or releases it and announces it again with that kind."""
+
+    job_id: str
+    role: str
+
+    @classmethod
+    def from_payload(cls, payload: bytes | str) -> InputRole:
+        d = _loads(payload, "input_role")
+        role = _require(d, "role", str, "input_role")
+        if role not in INPUT_ROLES:
+            raise BusError(f"input_role role {role!r} is unknown; expected one of {', '.join(INPUT_ROLES)}")
+        return cls(_require(d, "job_id", str, "input_role"), role)

@@ -79,6 +79,7 @@ class Hosting:
         client.reconnect_delay_set(1, 30)
         client.on_connect = self._on_watch_connect
         client.on_message = self._on_watched
+        client.on_socket_open = bus.no_delay
         self._watcher = client
         client.connect_async(self.mqtt.host, self.mqtt.port, self.mqtt.keepalive)
         client.loop_start()

@@ -1,8 +1,9 @@
-"""USB barcode scanners: find them among evdev input devices, grab them, decode their keys.
+"""USB barcode scanners: find them among the input devices, grab them, decode their keys.
 
-Three parts, as every driver: the pure decoder (keymap.py), the I/O loop (ScannerReader, one
-thread per scanner blocked in select, never polling), and sources that feed it: EvdevScanner
-for real hardware and SimulatedScanner, which types text through the very same loop.
+Three parts, as every driver: the pure decoder (keymap.py, and classify.py for telling scanners
+from keyboards), the I/O loop (ScannerReader, one thread per scanner blocked in select, never
+polling), and sources that feed it: EvdevScanner for real hardware and SimulatedScanner, which
+types text through the very same loop.
 """
 
 from __future__ import annotations
@@ -20,51 +21,39 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Protocol
 
-from evdev import InputDevice, InputEvent, ecodes, list_devices
+from evdev import InputDevice, InputEvent, ecodes
 
+from devices.scanner.classify import InputInfo, classify, parse_proc_devices
 from devices.scanner.keymap import EV_KEY, KEY_ENTER, DecodedScan, KeyDecoder, encode
+from devices.scanner.udev import udev_properties
 
 log = logging.getLogger(__name__)
 
 INPUT_DIR = "/dev/input"
 BY_ID_DIR = "/dev/input/by-id"
-
-# USB vendor ids (usb.ids) of makers that sell only scanners and scan engines under that id.
-# STMicro 0x0483 and QinHeng 0x1a86 are left out on purpose: cheap scanners use them, but so do
-# keyboards, so those are recognised by name only.
-SCANNER_VENDORS: dict[int, str] = {
-    0x0536: "Honeywell",  # Hand Held Products
-    0x0C2E: "Honeywell",  # Metrologic
-    0x05E0: "Zebra",  # Symbol Technologies
-    0x05F9: "Datalogic",  # PSC Scanning
-    0x065A: "Opticon",
-    0x1EAB: "Newland",
-}
-NAME_HINTS = ("scanner", "barcode", "bar code")
+PROC_DEVICES = "/proc/bus/input/devices"  # world-readable: no device is opened to list them
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._:-]+")
 
 
-def is_scanner(name: str, vendor: int, product: int) -> bool:
-    """Whether an input device with this name and USB ids is a barcode scanner, not a keyboard."""
-    lowered = name.lower()
-    return vendor in SCANNER_VENDORS or any(hint in lowered for hint in NAME_HINTS)
-
-
 def _device_id(text: str) -> str:
-    return _UNSAFE.sub("_", text).strip("._:-")[:128] or "scanner"
+    return _UNSAFE.sub("_", text).strip("._:-")[:128] or "input"
 
 
 def stable_id(
     path: str,
     *,
-    uniq: str = "",
+    serial: str = "",
     phys: str = "",
     vendor: int = 0,
     product: int = 0,
     by_id_dir: str = BY_ID_DIR,
 ) -> str:
-    """A device id that survives reboots and replugs: the by-id name, serial or USB port."""
+    """A device id that survives reboots and replugs: the by-id name, the serial, or the USB port.
+
+    Never the event number, and never the role: a scanner the owner turns into a keyboard keeps
+    its id, so the hub can remember the choice.
+    """
     target = os.path.realpath(path)
     try:
         names = sorted(os.listdir(by_id_dir))
@@ -73,54 +62,59 @@ def stable_id(
     for name in names:
         if os.path.realpath(os.path.join(by_id_dir, name)) == target:
             return _device_id(name.removeprefix("usb-").removesuffix("-event-kbd"))
-    model = f"scanner-{vendor:04x}-{product:04x}"
-    if uniq:
-        return _device_id(f"{model}-{uniq}")
+    model = f"input-{vendor:04x}-{product:04x}"
+    if serial:
+        return _device_id(f"{model}-{serial}")
     return _device_id(f"{model}-{phys}" if phys else model)
 
 
 @dataclass(frozen=True)
-class ScannerInfo:
+class PluggedInput:
+    """An input device that can type codes, with its event node and stable id."""
+
     path: str
     device_id: str
-    name: str
-    vendor: int
-    product: int
-
-    @property
-    def manufacturer(self) -> str:
-        return SCANNER_VENDORS.get(self.vendor, "")
+    info: InputInfo
 
 
-def _types_codes(capabilities: dict[int, list[int]]) -> bool:
-    keys = set(capabilities.get(ecodes.EV_KEY, ()))
-    return KEY_ENTER in keys and all(code in keys for code in range(2, 12))  # digit row
+def find_inputs(
+    proc_devices: str = PROC_DEVICES,
+    input_dir: str = INPUT_DIR,
+    by_id_dir: str = BY_ID_DIR,
+    serial_of: Callable[[str], str] | None = None,
+) -> list[PluggedInput]:
+    """Every plugged-in USB or Bluetooth input device that types digits and Enter.
 
-
-def find_scanners(input_dir: str = INPUT_DIR, by_id_dir: str = BY_ID_DIR) -> list[ScannerInfo]:
-    """Every input device under input_dir that types digits and looks like a scanner."""
+    The serial comes from udev (ID_SERIAL_SHORT) when it runs, else from the kernel's uniq.
+    """
+    try:
+        with open(proc_devices, encoding="utf-8", errors="replace") as f:
+            text = f.read()
+    except OSError as exc:
+        log.debug("cannot list input devices from %s: %s", proc_devices, exc)
+        return []
     found = []
-    for path in list_devices(input_dir):
-        try:
-            device = InputDevice(path)
-        except OSError as exc:
-            log.debug("cannot open %s: %s", path, exc)
+    for info in parse_proc_devices(text):
+        if classify(info) is None or not info.event:
             continue
-        try:
-            name, info = device.name, device.info
-            if is_scanner(name, info.vendor, info.product) and _types_codes(device.capabilities()):
-                dev_id = stable_id(
-                    path,
-                    uniq=device.uniq,
-                    phys=device.phys,
-                    vendor=info.vendor,
-                    product=info.product,
-                    by_id_dir=by_id_dir,
-                )
-                found.append(ScannerInfo(path, dev_id, name, info.vendor, info.product))
-        finally:
-            device.close()
+        path = os.path.join(input_dir, info.event)
+        serial = (serial_of or _udev_serial)(path) or info.uniq
+        dev_id = stable_id(
+            path,
+            serial=serial,
+            phys=info.phys,
+            vendor=info.vendor,
+            product=info.product,
+            by_id_dir=by_id_dir,
+        )
+        if any(p.device_id == dev_id for p in found):  # a second interface of one device
+            dev_id = _device_id(f"{dev_id}-{info.phys.rpartition('/')[2] or info.event}")
+        found.append(PluggedInput(path, dev_id, info))
     return found
+
+
+def _udev_serial(path: str) -> str:
+    return udev_properties(path).get("ID_SERIAL_SHORT", "")
 
 
 class InputSource(Protocol):

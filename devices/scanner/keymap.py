@@ -59,7 +59,6 @@ KEYPAD: dict[int, str] = {
 GS = "\x1d"
 
 
-
 @dataclass(frozen=True)
 class DecodedScan:
     """One completed read: raw is everything typed; data is raw without the AIM prefix."""
@@ -171,10 +170,27 @@ class KeyDecoder:
         self._buf.append(shifted if shift else normal)
 
     def _end_alt_code(self) -> None:
-        # "ALT mode" on Zebra/Honeywell scanners: Alt held, keypad 0-2-9, Alt released -> GS.
         if self._alt_digits:
-            self._buf.append(chr(int(self._alt_digits) % 256))
+            self._buf.append(alt_code(self._alt_digits))
         self._alt_digits = ""
+
+
+def alt_code(digits: str) -> str:
+    """The character of a Windows Alt+keypad code, as scanners in "ALT mode" send them.
+
+    Zebra, Honeywell and Datalogic scanners can type characters a US keyboard has no key for by
+    holding Alt and typing the code on the keypad (Alt, 0 2 9, release: GS). We follow Windows,
+    which these scanners are made for: codes 0-127 are ASCII, control characters included; a
+    code with a leading zero (Alt+0233) is Windows-1252, without one (Alt+130) the OEM code page
+    437; codes past 255 wrap modulo 256. Bytes Windows-1252 leaves undefined are taken as Latin-1.
+    """
+    n = int(digits) % 256
+    if n < 128:
+        return chr(n)
+    try:
+        return bytes([n]).decode("cp1252" if digits.startswith("0") else "cp437")
+    except UnicodeDecodeError:
+        return chr(n)
 
 
 def _build_encoding() -> dict[str, tuple[int | None, int]]:
@@ -193,18 +209,30 @@ def _build_encoding() -> dict[str, tuple[int | None, int]]:
 _ENCODING = _build_encoding()
 
 
-def encode(text: str, terminator: int | None = KEY_ENTER) -> list[tuple[int, int]]:
-    """The (code, value) key events a US-layout scanner sends to type text, then terminator."""
+def encode(
+    text: str, terminator: int | None = KEY_ENTER, *, caps_lock: bool = False
+) -> list[tuple[int, int]]:
+    """The (code, value) key events a US-layout scanner sends to type text, then terminator.
+
+    With caps_lock, the scanner turns Caps Lock on first and types letters with the shift
+    inverted, as a scanner set to "Caps Lock on" does; it turns it off again at the end.
+    """
     events: list[tuple[int, int]] = []
+    if caps_lock:
+        events += [(KEY_CAPSLOCK, KEY_DOWN), (KEY_CAPSLOCK, KEY_UP)]
     for ch in text:
         if ch not in _ENCODING:
             raise ValueError(f"character {ch!r} cannot be typed by a US-layout scanner")
         modifier, code = _ENCODING[ch]
+        if caps_lock and ch.isascii() and ch.isalpha():
+            modifier = None if modifier == KEY_LEFTSHIFT else KEY_LEFTSHIFT
         if modifier is not None:
             events.append((modifier, KEY_DOWN))
         events += [(code, KEY_DOWN), (code, KEY_UP)]
         if modifier is not None:
             events.append((modifier, KEY_UP))
+    if caps_lock:
+        events += [(KEY_CAPSLOCK, KEY_DOWN), (KEY_CAPSLOCK, KEY_UP)]
     if terminator is not None:
         events += [(terminator, KEY_DOWN), (terminator, KEY_UP)]
     return events

@@ -14,8 +14,7 @@ from devices.scanner.driver import (
     EvdevScanner,
     ScannerReader,
     SimulatedScanner,
-    find_scanners,
-    is_scanner,
+    find_inputs,
     stable_id,
 )
 from devices.scanner.keymap import DecodedScan
@@ -178,34 +177,13 @@ def test_stop_ends_an_idle_reader() -> None:
     assert not reader.alive
 
 
-@pytest.mark.parametrize(
-    ("name", "vendor", "product", "expected"),
-    [
-        ("Honeywell Imaging & Mobility 1900", 0x0C2E, 0x0B61, True),
-        ("Hand Held Products 1450g", 0x0536, 0x02E1, True),
-        ("Symbol Technologies, Inc, 2008 Symbol Bar Code Scanner", 0x05E0, 0x1200, True),
-        ("Datalogic ADC, Inc. Handheld Barcode Scanner", 0x05F9, 0x2206, True),
-        ("Newland Auto-ID NLS-HR22", 0x1EAB, 0x1D22, True),
-        ("STMicroelectronics BARCODE SCANNER", 0x0483, 0x0011, True),
-        ("Logitech USB Keyboard", 0x046D, 0xC31C, False),
-        ("SINO WEALTH Gaming KB", 0x258A, 0x0049, False),
-        ("STMicroelectronics USB Keyboard", 0x0483, 0x5750, False),
-        ("Raspberry Pi Keyboard and Hub", 0x04D9, 0x0007, False),
-    ],
-)
-def test_is_scanner_tells_scanners_from_keyboards(
-    name: str, vendor: int, product: int, expected: bool
-) -> None:
-    assert is_scanner(name, vendor, product) is expected
-
-
 def test_stable_id_prefers_the_by_id_name(tmp_path: Path) -> None:
     (tmp_path / "event7").touch()
     by_id = tmp_path / "by-id"
     by_id.mkdir()
     os.symlink("../event7", by_id / "usb-Honeywell_Imaging___Mobility_1900GSR_17086B1E45-event-kbd")
     dev_id = stable_id(
-        str(tmp_path / "event7"), uniq="X", phys="usb-1.2/input0", by_id_dir=str(by_id)
+        str(tmp_path / "event7"), serial="X", phys="usb-1.2/input0", by_id_dir=str(by_id)
     )
     assert dev_id == "Honeywell_Imaging___Mobility_1900GSR_17086B1E45"
 
@@ -213,18 +191,43 @@ def test_stable_id_prefers_the_by_id_name(tmp_path: Path) -> None:
 def test_stable_id_falls_back_to_serial_then_port_never_event_number(tmp_path: Path) -> None:
     path, by_id = str(tmp_path / "event7"), str(tmp_path / "missing")
     assert (
-        stable_id(path, uniq="17086B1E45", vendor=0x0C2E, product=0x0B61, by_id_dir=by_id)
-        == "scanner-0c2e-0b61-17086B1E45"
+        stable_id(path, serial="17086B1E45", vendor=0x0C2E, product=0x0B61, by_id_dir=by_id)
+        == "input-0c2e-0b61-17086B1E45"
     )
     by_port = stable_id(
         path, phys="usb-0000:01:00.0-1.3/input0", vendor=0x0C2E, product=0x0B61, by_id_dir=by_id
     )
-    assert by_port == "scanner-0c2e-0b61-usb-0000:01:00.0-1.3_input0"
+    assert by_port == "input-0c2e-0b61-usb-0000:01:00.0-1.3_input0"
     assert "event" not in by_port
 
 
-def test_find_scanners_with_no_input_devices(tmp_path: Path) -> None:
-    assert find_scanners(str(tmp_path), str(tmp_path / "by-id")) == []
+FIXTURES = Path(__file__).parent / "fixtures" / "scanners"
+
+
+def test_find_inputs_lists_what_types_codes_with_stable_ids(tmp_path: Path) -> None:
+    proc = tmp_path / "devices"
+    proc.write_text(
+        "\n".join(
+            (FIXTURES / name).read_text()
+            for name in ("honeywell-1400g.txt", "generic-hid-kbw.txt", "logitech-k120.txt")
+        )
+        + (FIXTURES / "laptop-keyboard.txt").read_text()
+    )
+    by_id = tmp_path / "by-id"
+    by_id.mkdir()
+    (tmp_path / "event1").touch()
+    os.symlink("../event1", by_id / "usb-Logitech_USB_Keyboard-event-kbd")
+    serials = {str(tmp_path / "event3"): "17086B1E45"}  # what udev's ID_SERIAL_SHORT says
+    found = find_inputs(str(proc), str(tmp_path), str(by_id), lambda path: serials.get(path, ""))
+    assert [(p.path, p.device_id) for p in found] == [
+        (str(tmp_path / "event3"), "input-0c2e-0b81-17086B1E45"),
+        (str(tmp_path / "event5"), "input-0483-0011-usb-0000:01:00.0-1.4_input0"),
+        (str(tmp_path / "event1"), "Logitech_USB_Keyboard"),
+    ]
+
+
+def test_find_inputs_without_proc_lists_nothing(tmp_path: Path) -> None:
+    assert find_inputs(str(tmp_path / "missing"), str(tmp_path), str(tmp_path / "by-id")) == []
 
 
 def test_evdev_scanner_that_cannot_be_opened_raises_oserror(tmp_path: Path) -> None:
@@ -232,3 +235,15 @@ def test_evdev_scanner_that_cannot_be_opened_raises_oserror(tmp_path: Path) -> N
     with pytest.raises(OSError):
         reader.start()
     assert not reader.alive
+
+
+def test_two_interfaces_of_one_device_get_two_ids(tmp_path: Path) -> None:
+    block = (FIXTURES / "honeywell-1400g.txt").read_text()
+    second = block.replace("input0", "input1").replace("event3", "event4")
+    proc = tmp_path / "devices"
+    proc.write_text(block + "\n" + second)
+    found = find_inputs(str(proc), str(tmp_path), str(tmp_path / "by-id"), lambda path: "")
+    assert [p.device_id for p in found] == [
+        "input-0c2e-0b81-17086B1E45",
+        "input-0c2e-0b81-17086B1E45-input1",
+    ]

@@ -207,3 +207,72 @@ def test_decoder_never_raises_on_any_event_stream(events: list[tuple[int, int, i
         scan = decoder.feed(type_, code, value)
         assert scan is None or scan.raw
     decoder.reset()
+
+
+@settings(deadline=None)
+@given(printable_and_gs)
+def test_decode_inverts_encode_with_caps_lock_on(text: str) -> None:
+    assert decode(encode(text, caps_lock=True)) == [text]
+
+
+def test_caps_lock_with_shift_gives_lower_case_letters_and_shifted_symbols() -> None:
+    events = [*tap(CAPS), *with_mod(RSHIFT, A), *with_mod(LSHIFT, MINUS), *tap(B), *tap(KPENTER)]
+    assert decode(events) == ["a_B"]
+
+
+def test_a_repeated_modifier_keeps_it_held() -> None:
+    events = [(LSHIFT, DOWN), (LSHIFT, REPEAT), *tap(A), (LSHIFT, REPEAT), *tap(B), (LSHIFT, UP)]
+    assert decode([*events, *tap(A), *tap(ENTER)]) == ["ABa"]
+
+
+def test_ctrl_with_shifted_keys_gives_the_other_control_codes() -> None:
+    # Ctrl+@ (shift+2) is NUL, Ctrl+^ (shift+6) RS, Ctrl+_ (shift+-) US, as on a terminal.
+    six = 7
+    events = [
+        (LCTRL, DOWN),
+        *with_mod(LSHIFT, TWO),
+        *with_mod(LSHIFT, six),
+        *with_mod(LSHIFT, MINUS),
+        (LCTRL, UP),
+        *tap(ENTER),
+    ]
+    assert decode(events) == ["\x00\x1e\x1f"]
+
+
+KEYPAD_DIGITS = {
+    "0": 82,
+    "1": 79,
+    "2": 80,
+    "3": 81,
+    "4": 75,
+    "5": 76,
+    "6": 77,
+    "7": 71,
+    "8": 72,
+    "9": 73,
+}
+
+
+def alt(digits: str) -> list[tuple[int, int]]:
+    return [(LALT, DOWN), *(e for d in digits for e in tap(KEYPAD_DIGITS[d])), (LALT, UP)]
+
+
+@pytest.mark.parametrize(
+    ("digits", "char"),
+    [
+        ("029", GS),  # FNC1 as GS, the reason ALT mode exists on GS1 scanners
+        ("29", GS),
+        ("065", "A"),
+        ("0233", "é"),  # Windows-1252 with a leading zero
+        ("130", "é"),  # OEM code page 437 without one
+        ("0128", "€"),
+        ("0129", "\x81"),  # undefined in Windows-1252: taken as Latin-1
+        ("285", GS),  # past 255 wraps modulo 256, as Windows does
+    ],
+)
+def test_alt_keypad_codes(digits: str, char: str) -> None:
+    assert decode([*tap(ONE), *alt(digits), *tap(TWO), *tap(ENTER)]) == [f"1{char}2"]
+
+
+def test_keys_other_than_the_keypad_under_alt_type_nothing() -> None:
+    assert decode([*tap(ONE), (LALT, DOWN), *tap(A), (LALT, UP), *tap(ENTER)]) == ["1"]
