@@ -1,12 +1,15 @@
 """Which scale protocol answers on a serial port: try each one's settings, probe and poll.
 
-For `backroom devices probe PORT`; it opens the port itself, so stop the devices agent first.
+For `backroom devices probe PORT` and for autodetection (devices/scale/detect.py). The port is
+opened for exclusive use, so a port a running scale driver holds is reported as busy, not probed.
 """
 
 from __future__ import annotations
 
+import errno
 import os
 import termios
+import threading
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -21,15 +24,27 @@ POLLS = 2  # a scale may answer the first poll with "?" after another protocol's
 
 
 def probe(
-    port: str, protocols: Mapping[str, type[ScaleProtocol]] = PROTOCOLS
+    port: str,
+    protocols: Mapping[str, type[ScaleProtocol]] = PROTOCOLS,
+    first_only: bool = False,
+    stop: threading.Event | None = None,
 ) -> list[dict[str, Any]]:
-    """One result per protocol tried: its settings, whether it answered and what it read."""
+    """One result per protocol tried, in order: its settings, whether it answered and what it
+    read. first_only stops at the first protocol that answers; stop (when set) before the next."""
     if not os.path.exists(port):
         raise ScaleError(f"no serial port at {port}; check the cable (ls /dev/serial/by-id/)")
-    return [_try(port, name, cls()) for name, cls in protocols.items()]
+    results: list[dict[str, Any]] = []
+    for name, cls in protocols.items():
+        if stop is not None and stop.is_set():
+            break
+        results.append(try_protocol(port, name, cls()))
+        if first_only and results[-1]["answered"]:
+            break
+    return results
 
 
-def _try(port: str, name: str, protocol: ScaleProtocol) -> dict[str, Any]:
+def try_protocol(port: str, name: str, protocol: ScaleProtocol) -> dict[str, Any]:
+    """Open the port with this protocol's settings, send its handshake, poll (POLLS times)."""
     s = protocol.settings
     result: dict[str, Any] = {
         "protocol": name,
@@ -41,8 +56,14 @@ def _try(port: str, name: str, protocol: ScaleProtocol) -> dict[str, Any]:
     }
     try:
         with serial.Serial(
-            port, s.baud, bytesize=s.bytesize, parity=s.parity, stopbits=s.stopbits,
-            timeout=READ_S, write_timeout=1,
+            port,
+            s.baud,
+            bytesize=s.bytesize,
+            parity=s.parity,
+            stopbits=s.stopbits,
+            timeout=READ_S,
+            write_timeout=1,
+            exclusive=True,
         ) as line:
             if (hello := protocol.probe()) is not None:
                 line.write(hello[0])
@@ -56,11 +77,20 @@ def _try(port: str, name: str, protocol: ScaleProtocol) -> dict[str, Any]:
                 if reading is not None:
                     break
     except (OSError, termios.error) as exc:  # SerialException is an OSError; ptys raise termios'
-        result["error"] = str(exc)
+        busy = isinstance(exc, OSError) and exc.errno in (errno.EAGAIN, errno.EWOULDBLOCK)
+        result["error"] = (
+            f"{port} is in use by another program (a running devices agent?); stop it first"
+            if busy
+            else str(exc)
+        )
         return result
     if reading is not None:
         result["answered"] = True
-        result["reading"] = {"grams": reading.grams, "stable": reading.stable, "status": reading.status}
+        result["reading"] = {
+            "grams": reading.grams,
+            "stable": reading.stable,
+            "status": reading.status,
+        }
     elif problem:
         result["error"] = problem
     return result

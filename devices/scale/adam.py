@@ -60,13 +60,14 @@ class LineSplitter(FrameSplitter):
                     self._skip(len(self._buf))
                 return frames
 
+
 class AdamAzExtra(ScaleProtocol):
     name = "adam"
     title = "Adam Equipment AZExtra"
     settings = PortSettings(4800, 8, "N", 1)
     poll = PRINT
     terminator = LF
-    commands: dict[str, bytes] = {}
+    commands = {}
     silence_is_normal = True  # no reply to P means "no new weight"
 
     def splitter(self) -> FrameSplitter:

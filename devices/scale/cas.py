@@ -75,13 +75,14 @@ class CasSplitter(FrameSplitter):
                 self._skip(1)  # a frame cut short; resynchronise on the next SOH
         return frames
 
+
 class CasPd2(ScaleProtocol):
     name = "cas_pd2"
     title = "CAS PD-II (ECR type 6)"
     settings = PortSettings(9600, 8, "N", 1)
     poll = ENQ
     terminator = EOT
-    commands: dict[str, bytes] = {}  # type 6 has no zero or tare commands
+    commands = {}  # type 6 has no zero or tare commands
 
     def answer(self, frame: bytes) -> bytes:
         return DC1 if frame == ACK else b""

@@ -85,7 +85,7 @@ class Dialog(ScaleProtocol):
     settings = PortSettings(2400, 7, "O", 1)
     poll = price_record() + POLL
     terminator = ETX
-    commands: dict[str, bytes] = {}  # Dialog 02/04 has no zero or tare records
+    commands = {}  # Dialog 02/04 has no zero or tare records
 
     def __init__(self) -> None:
         self._last_grams: int | None = None  # from the last record 02, for code 21

@@ -118,6 +118,7 @@ class FrameReader(FrameSplitter):
             return status
         return weight
 
+
 class NCI(ScaleProtocol):
     """The NCI standard protocol for the serial loop; the scale has no tare command."""
 

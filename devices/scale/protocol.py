@@ -105,7 +105,8 @@ class ScaleProtocol(ABC):
     settings: ClassVar[PortSettings]
     poll: ClassVar[bytes]  # sent to ask for a weight
     terminator: ClassVar[bytes]  # the byte that ends a reply (the loop reads up to it)
-    commands: ClassVar[dict[str, bytes]] = {}  # "zero", "tare", "clear_tare" where the scale has them
+    # "zero", "tare", "clear_tare": the bytes of each command the scale has
+    commands: ClassVar[dict[str, bytes]] = {}
     # True where a scale answers only when it has something new (Adam): silence is then no fault
     silence_is_normal: ClassVar[bool] = False
 

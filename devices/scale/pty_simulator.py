@@ -11,6 +11,7 @@ import time
 import tty
 from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import Any
 
 import serial
 
@@ -40,7 +41,7 @@ class PtyScale:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._fds: tuple[int, int] | None = None
-        self._raw: list[object] = []  # the pty's raw termios, restored after each exchange
+        self._raw: list[Any] = []  # the pty's raw termios, restored after each exchange
         self._wake: tuple[int, int] | None = None
 
     def start(self) -> str:

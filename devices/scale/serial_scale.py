@@ -23,9 +23,9 @@ log = logging.getLogger(__name__)
 # Timing, module level so tests can shrink it.
 POLL_INTERVAL_S = 0.1
 REPLY_TIMEOUT_S = 0.5
-RETRY_INTERVAL_S = 1.0
+RETRY_INTERVAL_S = 0.5  # a replugged scale is back within this plus one probe and one poll: < 2 s
 MISSED_REPLIES_OFFLINE = 5
-MIN_PUBLISH_INTERVAL_S = 0.1
+MIN_PUBLISH_INTERVAL_S = 0.1  # at most 10 weights a second on the bus; the last one always goes
 NOISE_LOG_INTERVAL_S = 60.0
 
 COMMANDS = ("zero", "tare", "clear_tare")
@@ -67,7 +67,8 @@ class SerialScale:
         self.online = False
         self._offline_reason: str | None = None
         self._missed, self._tare_g = 0, 0
-        self._last: Weight | None = None
+        self._last: Weight | None = None  # the last weight published
+        self._pending: Weight | None = None  # a newer one held back by MIN_PUBLISH_INTERVAL_S
         self._last_sent_at = float("-inf")
         self._noise_logged_at, self._noise_seen = float("-inf"), 0
 
@@ -117,6 +118,7 @@ class SerialScale:
                 self._close()
                 self._set_online(False, f"lost the port: {exc}")
                 continue
+            self._publish_pending()
             self._stop.wait(POLL_INTERVAL_S)
         self._close()
         self.online = False
@@ -132,6 +134,7 @@ class SerialScale:
                 stopbits=settings.stopbits,
                 timeout=REPLY_TIMEOUT_S,
                 write_timeout=1,
+                exclusive=True,  # `backroom devices probe` and autodetection keep off this port
             )
             if probe is not None:
                 self._serial.write(probe[0])
@@ -154,6 +157,7 @@ class SerialScale:
         return True
 
     def _close(self) -> None:
+        self._pending = None  # a weight from before the port went is no news after it
         if self._serial is not None:
             port, self._serial = self._serial, None
             port.close()
@@ -182,22 +186,22 @@ class SerialScale:
 
     def _poll(self) -> None:
         assert self._serial is not None
-        if self._serial.in_waiting:  # a reply that came after its poll timed out: stale now
+        if self._missed and self._drain():
+            self._miss(f"replies come later than {REPLY_TIMEOUT_S:g} s; check the cable and baud")
+            return
+        if self._serial.in_waiting:  # bytes nobody asked for: stale now
             self._frames.feed(self._serial.read(self._serial.in_waiting))
         self._serial.write(self.protocol.poll)
         reading, problem = self._read_reply()
         if reading is None and not problem and self.protocol.silence_is_normal:
             return  # nothing new on the platter: the last weight stands
         if reading is None:
-            self._missed += 1
-            if self._missed >= MISSED_REPLIES_OFFLINE:
-                self._set_online(
-                    False,
-                    f"unreadable replies: {problem}"
-                    if problem
-                    else f"no answer to {self.protocol.poll!r}; check that the scale is on and "
-                    f"set to {self.protocol.title}",
-                )
+            self._miss(
+                f"unreadable replies: {problem}"
+                if problem
+                else f"no answer to {self.protocol.poll!r}; check that the scale is on and "
+                f"set to {self.protocol.title}"
+            )
             return
         self._missed = 0
         if reading.grams is not None and not reading.net:
@@ -205,6 +209,25 @@ class SerialScale:
         last_grams = self._last.grams if self._last is not None else 0
         self._set_online(True)
         self._publish(to_weight(reading, self._tare_g, last_grams))
+
+    def _miss(self, why: str) -> None:
+        self._missed += 1
+        if self._missed >= MISSED_REPLIES_OFFLINE:
+            self._set_online(False, why)
+
+    def _drain(self) -> bool:
+        """After a missed reply, wait until the line is quiet for twice REPLY_TIMEOUT_S and drop
+        what came; True when something did (a late reply). Protocols carry no sequence number: a
+        late reply read after the next poll would pass for its answer, and a scale slower than
+        REPLY_TIMEOUT_S would show ever older weights instead of going offline."""
+        assert self._serial is not None
+        quiet_from = time.monotonic()
+        deadline, late = quiet_from + 6 * REPLY_TIMEOUT_S, False  # bounded: a line that chatters
+        while quiet_from + 2 * REPLY_TIMEOUT_S > (now := time.monotonic()) and now < deadline:
+            if self._serial.read(max(1, self._serial.in_waiting)):
+                late, quiet_from = True, time.monotonic()
+        self._frames = self.protocol.splitter()
+        return late
 
     def _read_reply(self) -> tuple[Reading | None, str]:
         """The poll's answer, or None and why the last frame was refused (or '')."""
@@ -243,11 +266,18 @@ class SerialScale:
             self._noise_logged_at, self._noise_seen = now, 0
 
     def _publish(self, weight: Weight) -> None:
+        """Publish a changed weight, or hold it until MIN_PUBLISH_INTERVAL_S has passed."""
+        self._pending = None if weight == self._last else weight
+        self._publish_pending()
+
+    def _publish_pending(self) -> None:
+        """Send the held-back weight once its interval is up: a scale that settles between two
+        publications (or, like Adam's, says a weight once) still gets its last word on the bus."""
         now = time.monotonic()
-        if weight == self._last or now - self._last_sent_at < MIN_PUBLISH_INTERVAL_S:
+        if self._pending is None or now - self._last_sent_at < MIN_PUBLISH_INTERVAL_S:
             return
-        self._last, self._last_sent_at = weight, now
-        self._on_weight(weight)
+        self._last, self._pending, self._last_sent_at = self._pending, None, now
+        self._on_weight(self._last)
 
     def _set_online(self, online: bool, reason: str = "") -> None:
         if not online and reason != self._offline_reason:  # log each new problem once

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import serial
 
 from devices import probe
 from devices.scale import PROTOCOLS
@@ -15,12 +16,13 @@ from devices.scale.nci_simulator import NCISimulator
 from devices.scale.protocol import ScaleError
 from devices.scale.pty_simulator import PtyScale
 from devices.scale.simulator import ScaleSimulator
+from devices.scale.simulators import SIMULATORS
 from hub.cli import main
 
 
 @pytest.fixture(autouse=True)
 def fast_timing(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(probe, "READ_S", 0.2)
+    monkeypatch.setattr(probe, "READ_S", 0.1)
 
 
 @pytest.fixture(params=[ScaleSimulator, NCISimulator], ids=["mettler8217", "nci"])
@@ -32,15 +34,31 @@ def simulator(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[PtySca
     sim.stop()
 
 
-def test_finds_the_protocol_the_scale_speaks(simulator: PtyScale) -> None:
-    expected = "nci" if isinstance(simulator, NCISimulator) else "mettler8217"
-    tried = probe.probe(str(simulator.link))
+@pytest.mark.parametrize("name", PROTOCOLS)
+def test_finds_the_protocol_the_scale_speaks(name: str, tmp_path: Path) -> None:
+    sim = SIMULATORS[name](link=tmp_path / "ttyUSB0")
+    sim.set_weight(1234)
+    sim.start()
+    try:
+        tried = probe.probe(str(sim.link))
+        first = probe.probe(str(sim.link), first_only=True)
+    finally:
+        sim.stop()
     assert [r["protocol"] for r in tried] == list(PROTOCOLS)
-    assert [r["protocol"] for r in tried if r["answered"]] == [expected]
+    assert [r["protocol"] for r in tried if r["answered"]] == [name]
     hit = next(r for r in tried if r["answered"])
     assert hit["reading"] == {"grams": 1234, "stable": True, "status": "ok"}
-    assert hit["settings"] == {"baud": 9600, "bits": 7, "parity": "E", "stop": 1}
-    assert probe.found(tried) == expected
+    s = PROTOCOLS[name].settings
+    assert hit["settings"] == {"baud": s.baud, "bits": s.bytesize, "parity": s.parity, "stop": 1}
+    assert probe.found(tried) == name
+    assert [r["protocol"] for r in first] == list(PROTOCOLS)[: list(PROTOCOLS).index(name) + 1]
+
+
+def test_a_port_held_by_a_driver_is_reported_in_use(simulator: PtyScale) -> None:
+    with serial.Serial(str(simulator.link), exclusive=True):
+        tried = probe.probe(str(simulator.link))
+    assert not any(r["answered"] for r in tried)
+    assert all("in use by another program" in r["error"] for r in tried)
 
 
 def test_cli_prints_one_json_object(
