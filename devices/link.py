@@ -96,6 +96,7 @@ class DeviceLink:
         client.reconnect_delay_set(1, 30)
         client.max_queued_messages_set(MAX_QUEUED_MESSAGES)
         client.on_connect, client.on_message = self._on_connect, self._on_message
+        client.on_socket_open = bus.no_delay
         self._client = client
 
     def start(self) -> None:
@@ -116,6 +117,26 @@ class DeviceLink:
                 info.wait_for_publish(STOP_TIMEOUT_S)
             except (RuntimeError, ValueError) as exc:
                 log.warning("could not mark %s offline before stopping: %s", self.dev_id, exc)
+        close_client(self._client)
+
+    def remove(self) -> None:
+        """Take the device off the bus for good: clear its retained config and availability
+        (empty retained payloads), so the hub forgets it and no ghost is left; then go."""
+        with self._lock:
+            self.available = False
+            infos = (
+                [
+                    self._client.publish(topic, b"", qos=1, retain=True)
+                    for topic in (bus.config_topic(self.hub_id, self.dev_id), self._availability)
+                ]
+                if self._client.is_connected()
+                else []
+            )
+        for info in infos:
+            try:
+                info.wait_for_publish(STOP_TIMEOUT_S)
+            except (RuntimeError, ValueError) as exc:
+                log.warning("could not clear %s from the bus: %s", self.dev_id, exc)
         close_client(self._client)
 
     def set_available(self, available: bool) -> None:

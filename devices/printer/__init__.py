@@ -1,6 +1,2 @@
-"""Receipt printers: ESC/POS layout, the network driver and a simulator that speaks 9100."""
-
-from devices.printer.driver import NetworkReceiptPrinter, PrinterError
-from devices.printer.receipt import render
-
-__all__ = ["NetworkReceiptPrinter", "PrinterError", "render"]
+"""Receipt printers: ESC/POS layout, one driver over four transports (network, serial, usblp,
+libusb), the DLE EOT status decoder, and simulators that speak the same bytes."""

@@ -83,9 +83,15 @@ def _charset(n: int) -> Callable[[], _TableDecoder | codecs.IncrementalDecoder]:
 class EscPosDecoder:
     """Incremental ESC/POS decoder: feed() bytes as they arrive, close() at end of stream."""
 
-    def __init__(self, width: int = 42, on_status: Callable[[int], None] | None = None) -> None:
+    def __init__(
+        self,
+        width: int = 42,
+        on_status: Callable[[int], None] | None = None,
+        on_drawer: Callable[[], None] | None = None,
+    ) -> None:
         self.width = width
         self.on_status = on_status
+        self.on_drawer = on_drawer  # called at once: a printer pulses the drawer when told to
         self._buf = bytearray()
         self._offset = 0  # stream offset of _buf[0], for warnings
         self._qr: dict[int, str] = {}
@@ -124,6 +130,11 @@ class EscPosDecoder:
         if any(self._lines) or self._barcodes or self._drawer:
             return [self._finish(cut=False)]
         return []
+
+    def _kick(self) -> None:
+        self._drawer = True
+        if self.on_drawer is not None:
+            self.on_drawer()
 
     def _init_modes(self) -> None:
         self._align, self._wide = 0, 1
@@ -248,7 +259,8 @@ class EscPosDecoder:
             return pos + 2
         if cmd == b"p":  # ESC p m t1 t2: drawer kick pulse
             end = self._payload(pos + 2, 3)
-            self._drawer = self._drawer or end is not None
+            if end is not None:
+                self._kick()
             return end
         if cmd == b"*":
             return self._bit_image(pos)
@@ -332,7 +344,8 @@ class EscPosDecoder:
                 self._warn(pos, f"unknown command DLE DC4 {n}")
                 return pos + 3
             end = self._payload(pos + 3, length - 3)
-            self._drawer = self._drawer or (end is not None and n == 1)
+            if end is not None and n == 1:
+                self._kick()
             return end
         self._warn(pos, f"unknown command DLE 0x{cmd:02x}")
         return pos + 2

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import re
 import textwrap
+from typing import TYPE_CHECKING
 
-from escpos.printer import Dummy
+if TYPE_CHECKING:
+    from escpos.printer import Dummy
 
 from devices.bus import PrintReceipt, ReceiptLine
 
@@ -25,16 +27,21 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _CODE128_MAX = 250
 
 
-def render(job: PrintReceipt, width: int = DEFAULT_WIDTH) -> bytes:
+def render(job: PrintReceipt, width: int = DEFAULT_WIDTH, *, drawer_pin: int = DRAWER_PIN) -> bytes:
     """Return the ESC/POS bytes that print job on a printer `width` characters wide."""
     if width < 16:
         raise ValueError(f"receipt width {width} is too narrow: use at least 16 characters")
     barcode = _code128_payload(job.barcode) if job.barcode else ""
+    # python-escpos is imported at the first receipt, not with the agent: it costs about 10 MB
+    # of memory (its printer database, Pillow, qrcode) that an agent without a receipt printer,
+    # or one that has not printed yet, does not need.
+    from escpos.printer import Dummy
+
     p = Dummy()
     p.hw("INIT")
     if job.open_drawer:
         # Kick first so the drawer opens while the receipt is still printing.
-        p.cashdraw(DRAWER_PIN)
+        p.cashdraw(drawer_pin)
 
     p.set(align="center", bold=True)
     for line in job.header:
@@ -124,3 +131,11 @@ def _code128_payload(data: str) -> str:
             f"Code 128 on a receipt printer takes at most {_CODE128_MAX - 2}"
         )
     return payload
+
+
+def drawer_kick(pin: int) -> bytes:
+    """ESC p m t1 t2: pulse the drawer kick connector (m 0 = pin 2, 1 = pin 5), as
+    python-escpos's cashdraw(2|5) sends it."""
+    from escpos.constants import CD_KICK_2, CD_KICK_5
+
+    return bytes(CD_KICK_2 if pin == 2 else CD_KICK_5)

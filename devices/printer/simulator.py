@@ -1,9 +1,10 @@
-"""A network receipt printer on a TCP port, for tests and the demo.
+"""Simulated receipt printers for tests and the demo: the network one on a TCP port here,
+the serial and USB (usblp) ones on a pty in pty_simulator.py.
 
-It speaks what a raw port-9100 printer speaks: it reads an ESC/POS stream, answers DLE EOT
-status queries, and "prints" each cut receipt as out_dir/receipt-NNNN.txt and .png. Faults a
-test can switch on: `offline` (nothing listens on the port) and `paper_out` (the status bytes
-say paper end and nothing is printed).
+Each speaks what a real ESC/POS printer speaks: it reads the byte stream, answers DLE EOT
+status queries with the Epson status bits of its current faults, and "prints" each cut
+receipt as out_dir/receipt-NNNN.txt and .png. Faults a test can switch on: `paper_low`,
+`paper_out`, `cover_open`, `cutter_error`, and for the network one `offline` (nothing listens).
 """
 
 from __future__ import annotations
@@ -13,14 +14,19 @@ import functools
 import logging
 import socket
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 
 from PIL import Image, ImageDraw, ImageFont
 
+from devices.printer import status
 from devices.printer.decoder import DecodedReceipt, EscPosDecoder, decode
 
-__all__ = ["DecodedReceipt", "NetworkPrinterSimulator", "decode", "draw_receipt"]
+__all__ = [
+    "DecodedReceipt", "EscPosDecoder", "NetworkPrinterSimulator", "SimulatedPrinter", "decode",
+    "draw_receipt",
+]  # fmt: skip
 
 log = logging.getLogger(__name__)
 
@@ -29,16 +35,95 @@ FONT_PATH = Path("/usr/share/fonts/truetype/dejavu/DejaVuSansMono.ttf")
 FONT_SIZE = 16
 MARGIN = 12  # pixels of white around the printed lines
 
-# DLE EOT n replies (Epson ESC/POS reference, "DLE EOT"). Bits 1 and 4 are always set.
-STATUS_OK = 0x12
-PAPER_OUT_STATUS = {
-    1: 0x1A,  # printer status: bit 3, offline
-    2: 0x32,  # offline cause: bit 5, stopped by paper end
-    4: 0x7E,  # roll paper sensor: bits 2-3 near end, bits 5-6 paper end
-}
+
+class SimulatedPrinter:
+    """What every simulated receipt printer shares: its faults, the status bytes they give and
+    the paper it prints on. paper_low prints and says near end; paper_out, cover_open and
+    cutter_error print nothing and say offline, and why."""
+
+    def __init__(self, out_dir: Path, width: int = 42) -> None:
+        self.out_dir = Path(out_dir)
+        self.width = width
+        self.paper_low = False
+        self.paper_out = False
+        self.cover_open = False
+        self.cutter_error = False
+        self.drawer_kicks = 0
+        self._receipts: list[DecodedReceipt] = []
+        self._changed = threading.Condition()
+
+    @property
+    def name(self) -> str:
+        return type(self).__name__
+
+    @property
+    def stopped(self) -> bool:
+        """Whether a fault stops printing."""
+        return self.paper_out or self.cover_open or self.cutter_error
+
+    def receipts(self) -> list[DecodedReceipt]:
+        with self._changed:
+            return list(self._receipts)
+
+    def wait_for(self, count: int, timeout: float = 5.0) -> list[DecodedReceipt]:
+        """Block until count receipts are printed; raise TimeoutError if they don't come."""
+        with self._changed:
+            if not self._changed.wait_for(lambda: len(self._receipts) >= count, timeout):
+                raise TimeoutError(
+                    f"{self.name} printed {len(self._receipts)} "
+                    f"receipts within {timeout} s, expected {count}"
+                )
+            return list(self._receipts)
+
+    def status_byte(self, n: int) -> int:
+        """The reply to DLE EOT n in the current fault state (Epson bit tables, status.py)."""
+        reply = status.OK
+        if n == status.PRINTER and self.stopped:
+            reply |= status.OFFLINE
+        elif n == status.OFFLINE_CAUSE:
+            reply |= status.COVER_OPEN if self.cover_open else 0
+            reply |= status.PAPER_END_STOP if self.paper_out else 0
+            reply |= status.ERROR if self.cutter_error else 0
+        elif n == status.ERROR_CAUSE and self.cutter_error:
+            reply |= status.AUTOCUTTER
+        elif n == status.ROLL_PAPER:
+            reply |= status.NEAR_END if self.paper_low or self.paper_out else 0
+            reply |= status.PAPER_END if self.paper_out else 0
+        return reply
+
+    def decoder(self, on_status: Callable[[int], None]) -> EscPosDecoder:
+        """A decoder for one stream: it answers status queries and counts drawer kicks."""
+        return EscPosDecoder(self.width, on_status=on_status, on_drawer=self._kicked)
+
+    def _kicked(self) -> None:
+        if not self.stopped:
+            with self._changed:
+                self.drawer_kicks += 1
+                self._changed.notify_all()
+
+    def _print(self, receipts: list[DecodedReceipt]) -> None:
+        for receipt in receipts:
+            if self.stopped:
+                log.warning("%s cannot print (paper out, cover open or error): lost", self.name)
+                continue
+            if not receipt.text.strip() and not receipt.barcodes and not receipt.cut:
+                continue  # a drawer kick alone is no receipt
+            for warning in receipt.warnings:
+                log.warning("%s: %s", self.name, warning)
+            with self._changed:
+                number = len(self._receipts) + 1
+            stem = self.out_dir / f"receipt-{number:04d}"
+            try:
+                stem.with_suffix(".txt").write_text(receipt.text + "\n", encoding="utf-8")
+                draw_receipt(receipt.text, self.width).save(stem.with_suffix(".png"))
+            except OSError as exc:
+                log.error("%s: could not save %s: %s", self.name, stem, exc)
+            with self._changed:
+                self._receipts.append(receipt)
+                self._changed.notify_all()
 
 
-class NetworkPrinterSimulator:
+class NetworkPrinterSimulator(SimulatedPrinter):
     """A raw TCP receipt printer. start() binds and serves one connection at a time."""
 
     def __init__(
@@ -51,19 +136,20 @@ class NetworkPrinterSimulator:
         offline: bool = False,
         paper_out: bool = False,
     ) -> None:
-        self.out_dir = Path(out_dir)
+        super().__init__(out_dir, width)
         self.host = host
-        self.width = width
         self.paper_out = paper_out
         self._port = port
         self._offline = offline
-        self._receipts: list[DecodedReceipt] = []
-        self._changed = threading.Condition()
         self._lock = threading.Lock()  # guards _conn and _stopping across the server thread
         self._listener: socket.socket | None = None
         self._thread: threading.Thread | None = None
         self._conn: socket.socket | None = None
         self._stopping = False
+
+    @property
+    def name(self) -> str:
+        return f"printer simulator on port {self._port}"
 
     @property
     def port(self) -> int:
@@ -114,24 +200,6 @@ class NetworkPrinterSimulator:
         self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.stop()
-
-    def receipts(self) -> list[DecodedReceipt]:
-        with self._changed:
-            return list(self._receipts)
-
-    def wait_for(self, count: int, timeout: float = 5.0) -> list[DecodedReceipt]:
-        """Block until count receipts are printed; raise TimeoutError if they don't come."""
-        with self._changed:
-            if not self._changed.wait_for(lambda: len(self._receipts) >= count, timeout):
-                raise TimeoutError(
-                    f"printer simulator on port {self._port} printed {len(self._receipts)} "
-                    f"receipts within {timeout} s, expected {count}"
-                )
-            return list(self._receipts)
-
-    def status_byte(self, n: int) -> int:
-        """The reply to DLE EOT n in the current fault state."""
-        return PAPER_OUT_STATUS.get(n, STATUS_OK) if self.paper_out else STATUS_OK
 
     # --- server -------------------------------------------------------------------------
 
@@ -196,12 +264,12 @@ class NetworkPrinterSimulator:
 
     def _handle(self, conn: socket.socket) -> None:
         conn.settimeout(IDLE_TIMEOUT)
-        decoder = EscPosDecoder(self.width, on_status=lambda n: self._reply(conn, n))
+        decoder = self.decoder(lambda n: self._reply(conn, n))
         while True:
             try:
                 data = conn.recv(4096)
             except OSError as exc:  # idle timeout, reset by peer
-                log.debug("printer simulator %s: connection ended: %s", self._port, exc)
+                log.debug("%s: connection ended: %s", self.name, exc)
                 break
             if not data:
                 break
@@ -212,26 +280,7 @@ class NetworkPrinterSimulator:
         try:
             conn.sendall(bytes([self.status_byte(n)]))
         except OSError as exc:
-            log.debug("printer simulator %s: status reply not sent: %s", self._port, exc)
-
-    def _print(self, receipts: list[DecodedReceipt]) -> None:
-        for receipt in receipts:
-            if self.paper_out:
-                log.warning("printer simulator %s is out of paper: receipt lost", self._port)
-                continue
-            for warning in receipt.warnings:
-                log.warning("printer simulator %s: %s", self._port, warning)
-            with self._changed:
-                number = len(self._receipts) + 1
-            stem = self.out_dir / f"receipt-{number:04d}"
-            try:
-                stem.with_suffix(".txt").write_text(receipt.text + "\n", encoding="utf-8")
-                draw_receipt(receipt.text, self.width).save(stem.with_suffix(".png"))
-            except OSError as exc:
-                log.error("printer simulator %s: could not save %s: %s", self._port, stem, exc)
-            with self._changed:
-                self._receipts.append(receipt)
-                self._changed.notify_all()
+            log.debug("%s: status reply not sent: %s", self.name, exc)
 
 
 def draw_receipt(text: str, width: int = 42) -> Image.Image:
