@@ -1,0 +1,1 @@
+"""Label printers: ZPL, TSPL, ESC/POS label mode and Brother QL raster, with simulators."""
