@@ -14,6 +14,7 @@ from hub.errors import NotFound, ValidationError
 from hub.http import _body, _json, requires
 from hub.item_export import export_items
 from hub.item_import import import_items
+from hub.label_printing import LabelPrinting
 from hub.service import HubService
 
 MAX_PAGE = 200
@@ -36,6 +37,7 @@ def _flag(name: str) -> bool:
 def items_blueprint(svc: HubService) -> Blueprint:
     bp = Blueprint("items", __name__, url_prefix="/api/v1")
     catalog, changes = svc.catalog, svc.changes
+    printing = LabelPrinting(svc.labels, svc)
 
     @bp.get("/items")
     @requires("cashier", "integration")
@@ -85,7 +87,8 @@ def items_blueprint(svc: HubService) -> Blueprint:
     @requires("manager", "integration")
     def edit_item(sku: str) -> Response:
         result = changes.edit(sku, _body(), g.actor, g.role)
-        return _json(result, 202 if result["request"] and not result["applied"] else 200)
+        waiting = result["request"] or result["back_office_request"]
+        return _json(result, 202 if waiting and not result["applied"] else 200)
 
     @bp.get("/items/<sku>/history")
     @requires("manager", "integration")
@@ -128,7 +131,31 @@ def items_blueprint(svc: HubService) -> Blueprint:
     @bp.get("/labels/queue")
     @requires("manager", "integration")
     def label_queue() -> Response:
-        return _json({"labels": svc.labels.queue()})
+        printing.settle()
+        pending = printing.pending()
+        return _json({"labels": [{**w, "job_id": pending.get(w["id"])} for w in svc.labels.queue()]})
+
+    @bp.get("/labels/printers")
+    @requires("manager", "integration")
+    def label_printers() -> Response:
+        return _json({"printers": printing.printers()})
+
+    @bp.post("/items/<sku>/label/print")
+    @requires("manager", "integration")
+    def print_item_label(sku: str) -> Response:
+        body = _body()
+        if not isinstance(body, dict):
+            raise ValidationError('send {"kind": "shelf", "copies": 1} (and device_id, weight_g as needed)')
+        return _json(printing.print_item(sku, body, g.actor), 202)
+
+    @bp.post("/labels/queue/print")
+    @requires("manager", "integration")
+    def print_queue() -> Response:
+        body = _body()
+        if not isinstance(body, dict):
+            raise ValidationError('send {"device_id": "label-1", "ids": [1, 2]} (ids: all waiting when left out)')
+        printing.settle()
+        return _json(printing.print_waiting(body, g.actor), 202)
 
     @bp.post("/labels/queue/render")
     @requires("manager", "integration")

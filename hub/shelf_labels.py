@@ -1,7 +1,7 @@
 """Shelf labels, item stickers and weighed-goods labels for an item, and the reprint queue.
 
 What goes on a label is decided here from the item master; hub.domain.labels turns it into
-ZPL, TSPL or ESC/POS bytes. Sending the bytes to a label printer is the device bus's job.
+ZPL, TSPL or ESC/POS bytes (or a PNG). Sending them to a label printer: hub/label_printing.py.
 """
 
 from __future__ import annotations
@@ -98,10 +98,8 @@ class ShelfLabels:
             "WHERE q.printed_at IS NULL ORDER BY q.id LIMIT 1000").fetchall()
         return [dict(r) for r in rows]
 
-    def render_queue(self, ids: Any, fmt: Any, actor: str) -> bytes:
-        """The waiting labels (all, or the ids given) as one print job; they leave the queue."""
-        if fmt not in labels.FORMATS:
-            raise ValidationError(f"format must be one of {', '.join(labels.FORMATS)} (got {fmt!r})", field="format")
+    def pick(self, ids: Any) -> list[dict[str, Any]]:
+        """The waiting labels with ids (all when None), at most MAX_QUEUE_RENDER."""
         waiting = self.queue()
         if ids is not None:
             if not isinstance(ids, list) or not all(isinstance(i, int) for i in ids):
@@ -110,9 +108,20 @@ class ShelfLabels:
             if missing:
                 raise NotFound(f"label {min(missing)} is not waiting in the queue", field="ids")
             waiting = [w for w in waiting if w["id"] in set(ids)]
-        waiting = waiting[:MAX_QUEUE_RENDER]
-        data = b"".join(self._render(self.label(w["sku"], w["kind"]), fmt) for w in waiting)
+        return waiting[:MAX_QUEUE_RENDER]
+
+    def mark_printed(self, rows: list[tuple[str, str, int]]) -> None:
+        """(printed_at or "" for now, printed_by, queue id) of labels that are printed."""
+        now = iso(self.store.clock())
         with self.db.write() as conn:
             conn.executemany("UPDATE label_queue SET printed_at = ?, printed_by = ? WHERE id = ? AND printed_at IS NULL",
-                             [(iso(self.store.clock()), actor, w["id"]) for w in waiting])
+                             [(at or now, by, qid) for at, by, qid in rows])
+
+    def render_queue(self, ids: Any, fmt: Any, actor: str) -> bytes:
+        """The waiting labels (all, or the ids given) as one print job; handed over, they are printed."""
+        if fmt not in labels.FORMATS:
+            raise ValidationError(f"format must be one of {', '.join(labels.FORMATS)} (got {fmt!r})", field="format")
+        waiting = self.pick(ids)
+        data = b"".join(self._render(self.label(w["sku"], w["kind"]), fmt) for w in waiting)
+        self.mark_printed([("", actor, w["id"]) for w in waiting])
         return data

@@ -128,6 +128,7 @@ function renderHead() {
     item.kit_policy ? el("span", { class: "badge badge-off" }, "Kit") : "",
     item.variant_axes.length ? el("span", { class: "badge badge-off" }, `${item.variants.length} variants`) : "");
   renderBarcodes();
+  renderLabels();
   renderVariants();
 }
 
@@ -299,6 +300,48 @@ async function addBarcode(event) {
   }
   if (await barcodeCall(() => api(`/api/v1/items/${enc(item.sku)}/barcodes`, { method: "POST", body }), `Added ${body.code}.`)) {
     form.reset();
+  }
+}
+
+// -- labels: download, or print on a label printer the hub knows ------------------------------
+
+const LABEL_JOB_POLLS = 30; // a second apart: long enough for a printer to wake, short enough to stop
+let labelPrinters = null; // fetched once per page; [] when none (or the role may not print)
+
+async function renderLabels() {
+  let box = $("label-actions");
+  if (!box) {
+    box = el("div", { id: "label-actions", class: "inline-form edit-only", "data-testid": "label-actions" });
+    $("barcode-list").after(box);
+  }
+  if (!canEdit()) return box.replaceChildren();
+  if (labelPrinters === null) labelPrinters = (await api("/api/v1/labels/printers").catch(() => ({ printers: [] }))).printers;
+  const result = el("span", { class: "muted", role: "status", "data-testid": "label-result" });
+  const kind = el("select", { class: "input", "aria-label": "Label kind", "data-testid": "label-kind" },
+    el("option", { value: "shelf" }, "Shelf label"), el("option", { value: "sticker" }, "Item sticker"));
+  const printer = el("select", { class: "input", "aria-label": "Label printer", "data-testid": "label-printer" },
+    ...labelPrinters.map((p) => el("option", { value: p.id }, `${p.display_name || p.name} (${p.size} mm)`)));
+  const download = el("a", { class: "btn btn-quiet", "data-testid": "label-download", download: `${item.sku}.zpl`,
+    href: `/api/v1/items/${enc(item.sku)}/label?format=zpl` }, "Download label (ZPL)");
+  kind.addEventListener("change", () => { download.href = `/api/v1/items/${enc(item.sku)}/label?format=zpl&kind=${kind.value}`; });
+  const print = el("button", { type: "button", class: "btn", "data-testid": "label-print" }, "Print label");
+  print.addEventListener("click", () => printLabel(kind.value, printer.value, result));
+  box.replaceChildren(kind, download, ...(labelPrinters.length ? [printer, print] : []), result);
+}
+
+async function printLabel(kind, deviceId, result) {
+  try {
+    const job = await api(`/api/v1/items/${enc(item.sku)}/label/print`, { method: "POST", body: { kind, device_id: deviceId } });
+    setText(result, "Sent to the label printer…");
+    for (let i = 0; i < LABEL_JOB_POLLS; i++) {
+      await new Promise((done) => setTimeout(done, 1000));
+      const now = await api(`/api/v1/print-jobs/${enc(job.job_id)}`);
+      if (now.status === "printed") return setText(result, "Printed.");
+      if (["failed", "cancelled"].includes(now.status)) return setText(result, `Not printed: ${now.error || now.status}.`);
+      if (now.error) setText(result, `Waiting: ${now.error}`);
+    }
+  } catch (err) {
+    setText(result, err.message);
   }
 }
 

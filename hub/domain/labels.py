@@ -1,4 +1,4 @@
-"""Shelf labels and item stickers as printer-native bytes: ZPL, TSPL and ESC/POS.
+"""Shelf labels and item stickers as printer-native bytes (ZPL, TSPL, ESC/POS) or a PNG.
 
 The printer draws the barcode with its own command (ZPL ^BE/^BC, TSPL BARCODE, ESC/POS GS k),
 so a label is a few hundred bytes and the bars are as sharp as the print head allows. Text is
@@ -7,10 +7,15 @@ made safe for each language here: a name can never end a field or start a comman
 
 from __future__ import annotations
 
+import functools
+import io
 import math
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
+
+import barcode
+from PIL import Image, ImageDraw, ImageFont
 
 from hub.domain.barcodes.gtin import check_digit
 from hub.domain.money import div_half_up
@@ -277,6 +282,49 @@ def _clean(label: Label, codec: str) -> Label:
 
     return Label(text(label.title), text(label.price_text), text(label.unit_price_text), label.barcode,
                  label.symbology, tuple(text(s) for s in label.lines))
+
+
+@functools.cache
+def _png_font(height: int) -> ImageFont.FreeTypeFont | None:
+    """DejaVu Sans (Debian's fonts-dejavu-core) for names in any script; None without it, and
+    the text is written in ASCII with Pillow's own font."""
+    try:
+        return ImageFont.truetype("DejaVuSans.ttf", height)
+    except OSError:
+        return None
+
+
+def render_png(label: Label, size: LabelSize = DEFAULT_SIZE) -> bytes:
+    """The label as a 1-bit PNG at size's dpi, for printers that take an image (Brother QL raster).
+
+    Same layout as the printer languages; the bars are drawn here, module by module, from
+    python-barcode's pattern (EAN-13 with its check digit, Code 128).
+    """
+    _check(label, "zpl", size, 1)
+    clean = _clean(label, "utf-8" if _png_font(10) is not None else "ascii")
+
+    def font(mm: float) -> _Font:
+        h = _dots(mm, size.dpi)
+        return _Font("", math.ceil(h * 0.6), h)
+
+    texts, bars = _layout(clean, size, font(3.0), (font(5.0), font(4.0), font(3.0)), font(2.5))
+    width, height = _dots(size.width_mm, size.dpi), _dots(size.height_mm, size.dpi)
+    image = Image.new("1", (width, height), 1)
+    draw = ImageDraw.Draw(image)
+    for t in texts:
+        draw.text((t.x, t.y), t.text, fill=0, font=_png_font(t.font.height) or ImageFont.load_default(t.font.height))
+    kind = "ean13" if label.symbology == "ean13" else "code128"
+    pattern: str = barcode.get(kind, label.barcode[:12] if kind == "ean13" else label.barcode).build()[0]
+    for i, module in enumerate(pattern):
+        if module == "1":
+            x = bars.x + i * bars.module
+            draw.rectangle((x, bars.y, x + bars.module - 1, bars.y + bars.height - 1), fill=0)
+    hri = _dots(HRI_MM, size.dpi)
+    draw.text((bars.x, bars.y + bars.height + 1), label.barcode, fill=0,
+              font=ImageFont.load_default(size=max(8, hri - 2)))  # digits: any font has them
+    out = io.BytesIO()
+    image.save(out, "PNG", dpi=(size.dpi, size.dpi))
+    return out.getvalue()
 
 
 def render(label: Label, fmt: str, size: LabelSize = DEFAULT_SIZE, copies: int = 1) -> bytes:
