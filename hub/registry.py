@@ -14,15 +14,18 @@ import paho.mqtt.client as mqtt
 
 from devices import bus
 from devices.link import close_client
+from hub import events
 from hub.clock import Clock, iso, system_clock
 from hub.db import Database
-from hub.domain.money import format_minor
+from hub.device_admin import STATE_EVENTS, DeviceAdmin
 from hub.errors import BackroomError, NotFound
 from hub.live import Channels
 
 log = logging.getLogger(__name__)
 
 LAST_SEEN_FLUSH_S = 300.0
+PUBLISH_CONFIRM_S = 5.0
+LOG_REPEAT_S = 60.0  # a kind of device trouble is logged once in this, not once per message
 
 
 class DeviceRegistry:
@@ -42,8 +45,13 @@ class DeviceRegistry:
         self._client: mqtt.Client | None = None
         self._last_seen: dict[str, str] = {}
         self._weights: dict[str, dict[str, Any]] = {}
+        self.on_weight: Any = None  # callable(device_id, weight): every weight event (hub.weighing)
+        self.on_job_result: Any = None  # callable(device_id, command, JobResult): hub.print_queue
+        self.on_availability: Any = None  # callable(device_id, online): hub.print_queue sends waiting jobs
         self._lock = threading.Lock()
         self._last_error_log: dict[str, float] = {}
+        self._retained: dict[str, bytes] = {}  # published again on every connect (broker persistence is off)
+        self.admin = DeviceAdmin(self)  # names, bindings, errors, states, tests (hub.device_admin)
 
     # -- lifecycle ----------------------------------------------------------------------------
     def start(self, host: str, port: int, username: str, password: str) -> None:
@@ -54,6 +62,7 @@ class DeviceRegistry:
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
+        client.on_socket_open = bus.no_delay
         client.reconnect_delay_set(1, 30)
         with self.db.write() as conn:  # retained availability messages set the truth again
             conn.execute("UPDATE devices SET online = 0")
@@ -81,6 +90,10 @@ class DeviceRegistry:
         # Birth message: devices re-announce when they see it (DESIGN, device bus).
         client.publish(bus.hub_status_topic(self.hub_id),
                        json.dumps({"state": "online", "at": iso(self.clock())}), qos=1, retain=True)
+        with self._lock:
+            retained = list(self._retained.items())
+        for topic, payload in retained:
+            client.publish(topic, payload, qos=1, retain=True)
         log.info("hub connected to the MQTT broker")
 
     def _on_disconnect(self, client: mqtt.Client, userdata: Any, flags: Any, reason_code: Any, properties: Any) -> None:
@@ -91,10 +104,17 @@ class DeviceRegistry:
     def _should_log(self, key: str) -> bool:
         """Repeated device errors are logged once a minute per kind, not once per message."""
         now = time.monotonic()
-        if now - self._last_error_log.get(key, -1e9) > 60:
+        if now - self._last_error_log.get(key, -1e9) > LOG_REPEAT_S:
+            # a device may publish endless distinct bad topics: keys are (device, part), and stale ones go
+            for old in [k for k, at in self._last_error_log.items() if now - at > LOG_REPEAT_S]:
+                del self._last_error_log[old]
             self._last_error_log[key] = now
             return True
         return False
+
+    @staticmethod
+    def _log_key(kind: str, topic: bus.Topic | None) -> str:
+        return f"{kind}:{topic.dev}/{topic.part}" if topic is not None else f"{kind}:unparsed"
 
     def _log_once(self, key: str, msg: str, *args: Any) -> None:
         if self._should_log(key):
@@ -102,11 +122,14 @@ class DeviceRegistry:
 
     # -- incoming -----------------------------------------------------------------------------
     def _on_message(self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
+        topic: bus.Topic | None = None
         try:
             topic = bus.parse_topic(msg.topic)
             if topic.hub != self.hub_id or topic.part == "cmd":
                 return
             self._touch(topic.dev)
+            if topic.part == "event":
+                self.admin.note_event(topic.dev, topic.name or "")
             if topic.part == "config":
                 self._on_config(topic.dev, msg.payload)
             elif topic.part == "availability":
@@ -117,13 +140,24 @@ class DeviceRegistry:
                 weight = {"device_id": topic.dev, **asdict(bus.Weight.from_payload(msg.payload))}
                 with self._lock:
                     self._weights[topic.dev] = weight
+                if self.on_weight is not None:
+                    self.on_weight(topic.dev, weight)
                 self._to_register(topic.dev, "weight", weight)
+            elif topic.part == "event" and topic.name == "error":
+                self.admin.error_event(topic.dev, msg.payload)
+            elif topic.part == "event" and topic.name in STATE_EVENTS:
+                self.admin.record_state(topic.dev, topic.name, msg.payload)
             elif topic.part == "result":
-                self._on_result(topic.dev, topic.name or "", bus.JobResult.from_payload(msg.payload))
+                result = bus.JobResult.from_payload(msg.payload)
+                self.admin.job_result(topic.dev, topic.name or "", result)
+                self._on_result(topic.dev, topic.name or "", result)
         except (bus.BusError, BackroomError, ValueError) as exc:
-            self._log_once(f"bad:{msg.topic}", "ignored a bad message on %s: %s", msg.topic, exc)
+            self._log_once(self._log_key("bad", topic), "ignored a bad message on %s: %s", msg.topic, exc)
+            if topic is not None and topic.hub == self.hub_id and topic.part != "config":
+                self.admin.record_error(topic.dev, "bus", f"sent an unreadable message on {topic.part}"
+                                        f"{'/' + topic.name if topic.name else ''}: {exc}")
         except Exception:  # noqa: BLE001 - one message must never stop paho's thread, and so the bus
-            if self._should_log(f"crash:{msg.topic}"):
+            if self._should_log(self._log_key("crash", topic)):
                 log.exception("failed to handle a message on %s; the hub keeps listening", msg.topic)
 
     def _touch(self, dev: str) -> None:
@@ -134,6 +168,7 @@ class DeviceRegistry:
         if not payload:
             with self.db.write() as conn:
                 conn.execute("DELETE FROM devices WHERE id = ?", (dev,))
+                conn.execute("DELETE FROM device_errors WHERE device_id = ?", (dev,))
             log.info("device %s removed itself", dev)
             return
         cfg = bus.DeviceConfig.from_payload(payload)
@@ -149,18 +184,29 @@ class DeviceRegistry:
                 (dev, cfg.kind, cfg.name, cfg.model, cfg.manufacturer, cfg.sw_version, cfg.connection,
                  json.dumps(cfg.capabilities), register[0] if register else None, now, now),
             )
+        self.admin.announced(dev, cfg.kind)
         self._status_changed()
 
     def _on_availability(self, dev: str, state: str) -> None:
+        if not state:  # a removed device clears its retained availability too
+            return
         if state not in (bus.ONLINE, bus.OFFLINE):
             raise bus.BusError(f"availability {state!r} is neither online nor offline")
         if state == bus.OFFLINE:
             with self._lock:  # an offline scale's last reading is not a weight to sell by
                 self._weights.pop(dev, None)
         with self.db.write() as conn:
-            conn.execute("UPDATE devices SET online = ?, last_seen = ? WHERE id = ?",
-                         (int(state == bus.ONLINE), iso(self.clock()), dev))
+            now, online = iso(self.clock()), int(state == bus.ONLINE)
+            row = conn.execute("SELECT kind, online, state FROM devices WHERE id = ?", (dev,)).fetchone()
+            conn.execute("UPDATE devices SET state_since = CASE WHEN online = ? AND state_since IS NOT NULL "
+                         "THEN state_since ELSE ? END, online = ?, last_seen = ? WHERE id = ?",
+                         (online, now, online, now, dev))
+            if row is not None and row["online"] != online:  # a transition, not a retained repeat
+                events.append_event(conn, "device.state_changed", {"device_id": dev, "kind": row["kind"],
+                                                                   "online": bool(online), "state": json.loads(row["state"])}, now)
         self._status_changed()
+        if self.on_availability is not None:
+            self.on_availability(dev, state == bus.ONLINE)
 
     def _status_changed(self) -> None:
         self.channels.publish("status", "devices", {})
@@ -184,42 +230,35 @@ class DeviceRegistry:
             self._to_register(dev, "scan_error", {**base, "error": exc.to_dict()["error"]})
 
     def _on_result(self, dev: str, command: str, result: bus.JobResult) -> None:
-        if command != "print":
-            return
-        with self.db.write() as conn:
-            row = conn.execute("SELECT register_id, sale_id FROM print_jobs WHERE job_id = ? AND device_id = ?",
-                               (result.job_id, dev)).fetchone()
-            if row is None:
-                return
-            conn.execute("UPDATE print_jobs SET status = ?, error = ?, finished_at = ? WHERE job_id = ?",
-                         ("printed" if result.ok else "failed", result.error, iso(self.clock()), result.job_id))
-        self.channels.publish(f"register:{row['register_id']}", "job",
-                              {"job_id": result.job_id, "sale_id": row["sale_id"], "device_id": dev,
-                               "ok": result.ok, "error": result.error})
+        if self.on_job_result is not None:
+            self.on_job_result(dev, command, result)
 
     # -- outgoing -----------------------------------------------------------------------------
-    def plan_receipt(self, register_id: str) -> dict[str, Any]:
-        """Pick the register's receipt printer and a job id, before the sale commits."""
-        printer = self.db.conn.execute(
-            "SELECT id FROM devices WHERE register_id = ? AND kind = 'receipt_printer' ORDER BY online DESC, id LIMIT 1",
-            (register_id,),
-        ).fetchone()
-        if printer is None:
-            return {"job_id": None, "status": "no_printer", "device_id": None}
-        return {"job_id": uuid.uuid4().hex, "status": "queued", "device_id": printer[0]}
-
-    def dispatch_receipt(self, plan: dict[str, Any], sale: dict[str, Any]) -> None:
-        """Send a committed sale's receipt job; a bus failure marks the job failed and tells the register."""
-        try:
-            self.send(plan["device_id"], "print", bus.dumps(receipt_job(plan["job_id"], sale, self.store_name, self.prices_include_tax)))
-        except BackroomError as exc:
-            self._on_result(plan["device_id"], "print", bus.JobResult(plan["job_id"], False, exc.message))
-
     def send(self, dev: str, command: str, payload: bytes) -> None:
+        self.publish(bus.cmd_topic(self.hub_id, dev, command), payload)
+
+    def publish(self, topic: str, payload: bytes, *, retain: bool = False, confirm: bool = False) -> None:
+        """Publish with QoS 1; with confirm, return only once the broker has acknowledged it."""
         client = self._client
         if client is None or not self.connected:
             raise BackroomError("the hub is not connected to its MQTT broker; check that mosquitto runs", code="bus_down")
-        client.publish(bus.cmd_topic(self.hub_id, dev, command), payload, qos=1)
+        info = client.publish(topic, payload, qos=1, retain=retain)
+        if confirm:
+            try:
+                info.wait_for_publish(timeout=PUBLISH_CONFIRM_S)
+            except (RuntimeError, ValueError) as exc:
+                raise BackroomError(f"the MQTT broker did not take {topic}: {exc}; try again", code="bus_down") from None
+            if not info.is_published():
+                raise BackroomError(f"the MQTT broker did not confirm {topic} within {PUBLISH_CONFIRM_S:g} s; "
+                                    "check that mosquitto runs, then try again", code="bus_down")
+
+    def publish_retained(self, topic: str, payload: bytes) -> None:
+        """Publish a retained message now if connected, and again after every reconnect."""
+        with self._lock:
+            self._retained[topic] = payload
+        client = self._client
+        if client is not None and self.connected:
+            client.publish(topic, payload, qos=1, retain=True)
 
     def simulate_scan(self, dev: str, data: str) -> str:
         row = self.db.conn.execute("SELECT capabilities FROM devices WHERE id = ?", (dev,)).fetchone()
@@ -236,24 +275,36 @@ class DeviceRegistry:
         with self._lock:
             return [self._weights[r[0]] for r in rows if r[0] in self._weights]
 
-    def print_job(self, job_id: str) -> dict[str, Any] | None:
-        row = self.db.conn.execute("SELECT job_id, device_id, status, error FROM print_jobs WHERE job_id = ?",
-                                   (job_id,)).fetchone()
-        return dict(row) if row else None
-
     # -- state --------------------------------------------------------------------------------
     def devices(self) -> list[dict[str, Any]]:
         rows = self.db.conn.execute("SELECT * FROM devices ORDER BY kind, id").fetchall()
         with self._lock:
-            seen = dict(self._last_seen)
+            seen, weights = dict(self._last_seen), dict(self._weights)
         out = []
         for r in rows:
             d = dict(r)
             d["online"] = bool(d["online"])
             d["capabilities"] = json.loads(d["capabilities"])
             d["last_seen"] = max(d["last_seen"], seen.get(d["id"], ""))
+            d["weight"] = weights.get(d["id"])
             out.append(d)
+        self.admin.decorate(out)
         return out
+
+    def device(self, dev: str) -> dict[str, Any]:
+        found = [d for d in self.devices() if d["id"] == dev]
+        if not found:
+            raise NotFound(f"no device {dev!r}", field="device_id")
+        return found[0]
+
+    def register_exists(self, register_id: str) -> bool:
+        return self.db.conn.execute("SELECT 1 FROM registers WHERE id = ?", (register_id,)).fetchone() is not None
+
+    def forget_memory(self, dev: str) -> None:
+        """Drop what is kept in memory of a forgotten device."""
+        with self._lock:
+            self._last_seen.pop(dev, None)
+            self._weights.pop(dev, None)
 
     def flush_last_seen(self) -> None:
         """Persist last-seen times in one write, not one per message (SD cards wear out)."""
@@ -263,30 +314,5 @@ class DeviceRegistry:
             with self.db.write() as conn:
                 conn.executemany("UPDATE devices SET last_seen = max(last_seen, ?) WHERE id = ?",
                                  [(t, d) for d, t in seen.items()])
+        self.admin.flush()
 
-
-def receipt_job(job_id: str, sale: dict[str, Any], store_name: str, prices_include_tax: bool = True) -> bus.PrintReceipt:
-    cur = sale["currency"]
-
-    def amount(v: int) -> str:
-        return format_minor(v, cur).rsplit(" ", 1)[0]
-
-    lines = []
-    for ln in sale["lines"]:
-        if ln["unit"] == "each":
-            text = f"{ln['qty']} x {ln['name']}" if ln["qty"] != 1 else ln["name"]
-        else:
-            per = "kg" if ln["unit"] == "g" else "l"
-            kg = f"{ln['qty'] // 1000}.{ln['qty'] % 1000:03d}"
-            text = f"{ln['name']} {kg} {per} @ {amount(ln['unit_price_minor'])}/{per}"
-        lines.append(bus.ReceiptLine(text, amount(ln["total_minor"])))
-    totals = [bus.ReceiptLine("TOTAL", f"{amount(sale['total_minor'])} {cur}")]
-    totals += [bus.ReceiptLine(t["kind"].capitalize(), amount(t["amount_minor"])) for t in sale["tenders"]]
-    totals += [bus.ReceiptLine("Change", amount(sale["change_minor"])),
-               bus.ReceiptLine("Tax included" if prices_include_tax else "Tax", amount(sale["tax_minor"]))]
-    return bus.PrintReceipt(
-        job_id=job_id,
-        header=[store_name, f"Sale {sale['receipt_code']}", sale["created_at"][:16].replace("T", " ") + " UTC"],
-        lines=lines, totals=totals, footer=["Thank you!"], barcode=sale["receipt_code"],
-        open_drawer=any(t["kind"] == "cash" for t in sale["tenders"]),
-    )

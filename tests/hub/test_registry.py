@@ -6,6 +6,7 @@ import threading
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 
 import paho.mqtt.client as mqtt
 import pytest
@@ -14,6 +15,7 @@ from devices import bus
 from devices.link import close_client
 from hub.demo_catalog import load_demo_catalog
 from hub.mosquitto import Broker
+from hub.registry import LOG_REPEAT_S
 from hub.service import HubService
 from tests.conftest import HUB_ID, USERS, hub_config
 from tests.helpers import wait_until
@@ -141,6 +143,22 @@ def test_a_replayed_sale_tells_where_its_receipt_is_now(hub: HubService, device:
             "tenders": [{"kind": "cash", "amount_minor": 500}]}
     sale, _ = hub.complete_sale(body, "test")
     device.publish(bus.result_topic(HUB_ID, "printer-1", "print"),
-                   bus.dumps(bus.JobResult(sale["receipt"]["job_id"], False, "paper out")), qos=1).wait_for_publish(5)
+                   bus.dumps(bus.JobResult(sale["receipt"]["job_id"], False, BAD_JOB)), qos=1).wait_for_publish(5)
     replay = wait_until(lambda: (r := hub.complete_sale(body, "test")[0])["receipt"]["status"] == "failed" and r)
-    assert replay["receipt"]["error"] == "paper out" and replay["number"] == sale["number"]
+    assert replay["receipt"]["error"] == BAD_JOB and replay["number"] == sale["number"]
+
+
+BAD_JOB = "receipt x cannot be printed: its barcode is not Code 128"  # a failure no retry mends
+
+
+def test_bad_topics_are_logged_once_per_device_and_part_and_the_limiter_forgets(svc: HubService) -> None:
+    """A device publishing endless distinct bad subtopics must not grow the log limiter without bound."""
+    registry = svc.registry
+    for i in range(200):
+        msg = SimpleNamespace(topic=bus.result_topic(HUB_ID, "weird", f"job{i}"), payload=b"{bad")
+        registry._on_message(None, None, msg)  # type: ignore[arg-type]
+    assert list(registry._last_error_log) == ["bad:weird/result"]
+    registry._last_error_log["bad:weird/result"] -= LOG_REPEAT_S + 1  # a minute later
+    registry._on_message(None, None, SimpleNamespace(topic=bus.event_topic(HUB_ID, "other", "weight"),  # type: ignore[arg-type]
+                                                     payload=b"[]"))
+    assert list(registry._last_error_log) == ["bad:other/event"]
