@@ -7,6 +7,8 @@ umask 022 # the venv must stay readable by the backroom user even when root's um
 CHECKOUT="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 readonly CHECKOUT
 readonly UNITS=(backroom-hub.service backroom-devices.service)
+# Reload mosquitto when the hub gives a device its own MQTT user (docs/network.md).
+readonly RELOAD_UNITS=(backroom-mqtt-reload.path backroom-mqtt-reload.service)
 readonly SERVICE_USER=backroom
 readonly SERVICE_GROUPS=(input dialout lp)
 # What the project and its tests need from the OS. evdev compiles against python3-dev and
@@ -22,7 +24,7 @@ Usage: ./install.sh [--dev | [--prefix DIR] [--no-systemctl] [--uninstall]]
   (no option)     Production install on a Raspberry Pi (Debian 12 / Raspberry Pi OS), as root:
                   OS packages, the system user "backroom" (groups input, dialout, lp), a venv in
                   /opt/backroom/venv, /etc/backroom/backroom.toml with generated secrets (made
-                  once, never overwritten), /var/lib/backroom, the systemd units, the udev rules
+                  once, never overwritten), /var/lib/backroom, /opt/backroom/printers, the units, the udev rules
                   and a mosquitto drop-in with a password file and an ACL (the broker listens on
                   port 1883 on every address, for ESP32 devices on the LAN; no client gets in
                   without a password). Then it enables and starts everything and prints the
@@ -36,7 +38,7 @@ Usage: ./install.sh [--dev | [--prefix DIR] [--no-systemctl] [--uninstall]]
                   file to the user running the installer instead. For tests and inspection.
   --no-systemctl  Skip systemctl, udevadm and mosquitto restarts; print what would have run.
   --uninstall     Stop and disable the services; remove the units, udev rules, mosquitto
-                  drop-in (with its password file and ACL) and the venv. Keeps the config
+                  drop-in (with its password file and ACL), the printer profiles and the venv. Keeps the config
                   (/etc/backroom), the data (/var/lib/backroom) and the backroom user.
   -h, --help      Show this help.
 
@@ -309,6 +311,7 @@ set_paths() {
     DATA_DIR=$PREFIX/var/lib/backroom
     OPT_DIR=$PREFIX/opt/backroom
     VENV=$OPT_DIR/venv
+    PROFILES_DIR=$OPT_DIR/printers
     UNIT_DIR=$PREFIX/etc/systemd/system
     RULES=$PREFIX/etc/udev/rules.d/99-backroom.rules
     MOSQ_DIR=$PREFIX/etc/mosquitto
@@ -317,12 +320,14 @@ set_paths() {
     ACL=$MOSQ_DIR/backroom.acl
     if [ -n "$PREFIX" ]; then
         ROOT_OWNER="$(id -un):$(id -gn)"
-        SERVICE_OWNER=$ROOT_OWNER CONF_DIR_OWNER=$ROOT_OWNER MOSQ_OWNER=$ROOT_OWNER
+        SERVICE_OWNER=$ROOT_OWNER CONF_DIR_OWNER=$ROOT_OWNER MOSQ_OWNER=$ROOT_OWNER PASSWD_OWNER=$ROOT_OWNER
     else
         ROOT_OWNER=root:root
         SERVICE_OWNER=$SERVICE_USER:$SERVICE_USER
         CONF_DIR_OWNER=root:$SERVICE_USER
         MOSQ_OWNER=mosquitto:mosquitto # mosquitto 2 reads these after dropping root
+        # the hub adds and removes per-device users in the password file (mode 660)
+        PASSWD_OWNER=mosquitto:$SERVICE_USER
     fi
 }
 
@@ -506,7 +511,7 @@ PY
 }
 
 install_mosquitto_files() {
-    local hub_user hub_pw dev_user dev_pw user pw tmp=$WORK/acl
+    local hub_user hub_pw dev_user dev_pw user pw tmp=$WORK/acl tls_port tls_cert tls_key
     hub_user=$(py_config mqtt.username hub)
     hub_pw=$(py_config mqtt.password)
     dev_user=$(py_config mqtt.device_username devices)
@@ -522,6 +527,15 @@ install_mosquitto_files() {
     say "Mosquitto: $DROPIN"
     ensure_dir "$MOSQ_DIR" 755 "$ROOT_OWNER"
     render "$CHECKOUT/systemd/mosquitto-backroom.conf" >"$WORK/dropin"
+    tls_port=$(py_config mqtt.tls_port 0)
+    if [ "$tls_port" != 0 ]; then # the #tls lines of the drop-in turn on (docs/network.md)
+        tls_cert=$(py_config mqtt.tls_certfile) tls_key=$(py_config mqtt.tls_keyfile)
+        if [ -z "$tls_cert" ] || [ -z "$tls_key" ]; then
+            die "mqtt.tls_port is $tls_port in $CONFIG but mqtt.tls_certfile or mqtt.tls_keyfile is empty: set both"
+        fi
+        sed -i -e 's/^#tls //' -e "s#@TLS_PORT@#$tls_port#" -e "s#@TLS_CERTFILE@#$tls_cert#" \
+            -e "s#@TLS_KEYFILE@#$tls_key#" "$WORK/dropin"
+    fi
     put_file "$WORK/dropin" "$DROPIN" 644 "$ROOT_OWNER"
     render "$CHECKOUT/systemd/mosquitto-backroom.acl" |
         sed -e "s/@HUB_USER@/$hub_user/g" -e "s/@DEVICES_USER@/$dev_user/g" >"$tmp"
@@ -530,7 +544,7 @@ install_mosquitto_files() {
     # mosquitto_passwd salts every hash afresh: touch a user only when its password moved.
     # Other users in the file (single-device clients such as ESP32 scales) are kept.
     if [ ! -e "$PASSWD" ]; then
-        install -m 600 /dev/null "$PASSWD"
+        install -m 660 /dev/null "$PASSWD"
         note "created $PASSWD"
     fi
     for user in "$hub_user:$hub_pw" "$dev_user:$dev_pw"; do
@@ -541,15 +555,30 @@ install_mosquitto_files() {
             CHANGED=1
         fi
     done
-    ensure_mode "$PASSWD" 600 "$MOSQ_OWNER"
+    ensure_mode "$PASSWD" 660 "$PASSWD_OWNER"
 }
 
 install_units() {
     local unit
     say "systemd units: $UNIT_DIR"
-    for unit in "${UNITS[@]}"; do
+    for unit in "${UNITS[@]}" "${RELOAD_UNITS[@]}"; do
         render "$CHECKOUT/systemd/$unit" >"$WORK/$unit"
         put_file "$WORK/$unit" "$UNIT_DIR/$unit" 644 "$ROOT_OWNER"
+    done
+}
+
+# Printer profiles (firmware_configs/printers) beside the venv, where devices/printer/profiles.py
+# looks for them; a profile no longer in the checkout is removed.
+install_printer_profiles() {
+    local src dest
+    say "Printer profiles: $PROFILES_DIR"
+    ensure_dir "$PROFILES_DIR" 755 "$ROOT_OWNER"
+    for src in "$CHECKOUT"/firmware_configs/printers/*.yaml; do
+        put_file "$src" "$PROFILES_DIR/$(basename "$src")" 644 "$ROOT_OWNER"
+    done
+    for dest in "$PROFILES_DIR"/*.yaml; do
+        [ -e "$dest" ] || continue
+        [ -f "$CHECKOUT/firmware_configs/printers/$(basename "$dest")" ] || remove_file "$dest"
     done
 }
 
@@ -577,6 +606,7 @@ apply_changes() {
     say "Services"
     [ "$UNITS_CHANGED" = 1 ] && run_or_tell systemctl daemon-reload
     run_or_tell systemctl enable --now mosquitto.service
+    run_or_tell systemctl enable --now backroom-mqtt-reload.path
     [ "$MOSQ_CHANGED" = 1 ] && run_or_tell systemctl restart mosquitto.service
     run_or_tell systemctl enable "${UNITS[@]}"
     if [ "$SERVICES_CHANGED" = 1 ] || [ "$UNITS_CHANGED" = 1 ]; then
@@ -606,9 +636,11 @@ status_url() {
 
 install_production() {
     local need
-    for need in backroom-hub.service backroom-devices.service 99-backroom.rules mosquitto-backroom.conf mosquitto-backroom.acl; do
+    for need in "${UNITS[@]}" "${RELOAD_UNITS[@]}" 99-backroom.rules mosquitto-backroom.conf mosquitto-backroom.acl; do
         [ -f "$CHECKOUT/systemd/$need" ] || die "missing $CHECKOUT/systemd/$need: is this a complete checkout?"
     done
+    compgen -G "$CHECKOUT/firmware_configs/printers/*.yaml" >/dev/null ||
+        die "missing $CHECKOUT/firmware_configs/printers/*.yaml: is this a complete checkout?"
     if [ -z "$PREFIX" ]; then
         is_root || die "a production install needs root: run sudo ./install.sh (or use --prefix DIR to try it out)"
     fi
@@ -632,6 +664,9 @@ install_production() {
     install_units
     UNITS_CHANGED=$CHANGED
     CHANGED=0
+    install_printer_profiles
+    [ "$CHANGED" = 1 ] && SERVICES_CHANGED=1
+    CHANGED=0
     install_udev_rules
     RULES_CHANGED=$CHANGED
     apply_changes
@@ -650,11 +685,11 @@ uninstall() {
     fi
     check_systemd
     say "Uninstalling Backroom${PREFIX:+ from prefix $PREFIX}"
-    for unit in "${UNITS[@]}"; do
+    for unit in "${UNITS[@]}" backroom-mqtt-reload.path; do
         [ -e "$UNIT_DIR/$unit" ] && run_or_tell systemctl disable --now "$unit"
     done
     CHANGED=0
-    for unit in "${UNITS[@]}"; do remove_file "$UNIT_DIR/$unit"; done
+    for unit in "${UNITS[@]}" "${RELOAD_UNITS[@]}"; do remove_file "$UNIT_DIR/$unit"; done
     [ "$CHANGED" = 1 ] && run_or_tell systemctl daemon-reload
     CHANGED=0
     remove_file "$RULES"
@@ -667,6 +702,10 @@ uninstall() {
     if [ -e "$VENV" ] || [ -L "$VENV" ]; then
         rm -rf "$VENV" # a symlink from BACKROOM_INSTALL_VENV_FROM goes, never its target
         note "removed $VENV"
+    fi
+    if [ -d "$PROFILES_DIR" ]; then
+        rm -rf "$PROFILES_DIR"
+        note "removed $PROFILES_DIR"
     fi
     [ -d "$OPT_DIR" ] && rmdir --ignore-fail-on-non-empty "$OPT_DIR"
     say "Kept $CONF_DIR (config and secrets) and $DATA_DIR (database): delete them by hand only if you are sure"

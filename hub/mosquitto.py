@@ -9,6 +9,7 @@ import getpass
 import logging
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import time
@@ -52,12 +53,55 @@ def acl_text(hub_user: str, device_user: str) -> str:
     )
 
 
+@dataclass(frozen=True)
+class TlsListener:
+    """A second listener speaking MQTT over TLS (mqtt.tls_port, mqtt.tls_certfile, mqtt.tls_keyfile)."""
+
+    port: int
+    certfile: str
+    keyfile: str
+    host: str = ""  # empty: every address, as in production
+
+
+def broker_conf(port: int, host: str, passwd: Path, acl: Path, user: str, tls: TlsListener | None = None) -> str:
+    """The private broker's config: production's settings (systemd/mosquitto-backroom.conf) on
+    its own ports. A test keeps the two in agreement."""
+    text = (
+        f"listener {port} {host}\nallow_anonymous false\npassword_file {passwd}\nacl_file {acl}\n"
+        # persistence off: SQLite is the durable store; mosquitto's file corrupts on power cuts.
+        f"persistence false\nuser {user}\nlog_dest stderr\nlog_type error\nlog_type warning\n"
+        # each small packet at once: with Nagle a QoS 1 message queued behind a PUBACK waits ~40 ms
+        "set_tcp_nodelay true\n"
+    )
+    return text + (tls_section(tls) if tls else "")
+
+
+def tls_section(tls: TlsListener) -> str:
+    """A TLS listener: with per_listener_settings false (the default) the same passwords and ACL
+    apply on it as on the plain one."""
+    return (f"\nlistener {tls.port} {tls.host}".rstrip() + "\n"
+            f"certfile {tls.certfile}\nkeyfile {tls.keyfile}\ntls_version tlsv1.2\n")
+
+
 @dataclass
 class Broker:
     host: str
     port: int
     process: subprocess.Popen[bytes]
     workdir: Path
+
+    @property
+    def passwd(self) -> Path:
+        return self.workdir / "passwd"
+
+    @property
+    def pid_file(self) -> Path:
+        """Holds the broker's pid, for mqtt.broker_pid_file: the hub SIGHUPs it after a password change."""
+        return self.workdir / "mosquitto.pid"
+
+    def reload(self) -> None:
+        """Re-read the password file and ACL (mosquitto does this on SIGHUP)."""
+        self.process.send_signal(signal.SIGHUP)
 
     def stop(self) -> None:
         if self.process.poll() is None:
@@ -69,8 +113,10 @@ class Broker:
                 self.process.wait()
 
 
-def start_broker(workdir: Path, users: dict[str, str], acl: str, port: int = 0, host: str = "127.0.0.1") -> Broker:
-    """Start mosquitto with allow_anonymous false, the given users and ACL; wait until it listens."""
+def start_broker(workdir: Path, users: dict[str, str], acl: str, port: int = 0, host: str = "127.0.0.1",
+                 tls: TlsListener | None = None, extra_conf: str = "") -> Broker:
+    """Start mosquitto with allow_anonymous false, the given users and ACL; wait until it listens.
+    extra_conf is appended to its config (e.g. the cloud bridge section of hub.bridge)."""
     binary = find_binary("mosquitto", MOSQUITTO_PATHS)
     passwd_tool = find_binary("mosquitto_passwd")
     workdir.mkdir(parents=True, exist_ok=True)
@@ -82,11 +128,8 @@ def start_broker(workdir: Path, users: dict[str, str], acl: str, port: int = 0, 
     write_private(workdir / "acl", acl)
     port = port or free_port(host)
     conf = workdir / "mosquitto.conf"
-    conf.write_text(
-        f"listener {port} {host}\nallow_anonymous false\npassword_file {passwd}\nacl_file {workdir / 'acl'}\n"
-        # persistence off: SQLite is the durable store; mosquitto's file corrupts on power cuts.
-        f"persistence false\nuser {getpass.getuser()}\nlog_dest stderr\nlog_type error\nlog_type warning\n"
-    )
+    conf.write_text(broker_conf(port, host, passwd, workdir / "acl", getpass.getuser(), tls)
+                    + (f"\n{extra_conf}" if extra_conf else ""))
     logfile = workdir / "mosquitto.log"
     with open(logfile, "ab") as log_fh:
         proc = subprocess.Popen([binary, "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=log_fh, **child_options())
@@ -97,6 +140,7 @@ def start_broker(workdir: Path, users: dict[str, str], acl: str, port: int = 0, 
             raise BackroomError(f"mosquitto exited at start-up: {err.strip() or 'no message'}")
         try:
             with socket.create_connection((host, port), timeout=0.2):
+                (workdir / "mosquitto.pid").write_text(f"{proc.pid}\n")
                 return Broker(host, port, proc, workdir)
         except OSError:
             time.sleep(0.05)

@@ -52,7 +52,8 @@ def test_unit_templates_are_hardened_and_wait_for_the_broker(unit: str) -> None:
         "ProtectSystem": "strict",
         "ProtectHome": "yes",
         "PrivateTmp": "yes",
-        "ReadWritePaths": "/var/lib/backroom",
+        "ReadWritePaths": "/var/lib/backroom"
+        + (" -/etc/mosquitto/backroom.passwd" if unit == "backroom-hub.service" else ""),
         "StateDirectory": "backroom",
         "WantedBy": "multi-user.target",
     }
