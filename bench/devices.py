@@ -3,10 +3,10 @@
     .venv/bin/python bench/devices.py [--scans 2000] [--changes 300] [--unplugs 10]
 
 1. Decoded scan -> MQTT: the scanner loop decodes a code; a subscriber (as the hub) has it.
-2. Scale change -> register stream: a Mettler Toledo 8217 simulator on a pty changes weight at
-   10 Hz; the agent polls it and publishes; the hub pushes it on the register's SSE stream.
-   Timed from the scale's first reply carrying the new weight (the change on the wire), and
-   from the platter (which adds the driver's poll interval).
+2. Scale change -> register stream at 10 Hz: first a scale's weight events published on the
+   bus (the hub's part: MQTT, registry, SSE); then a Mettler Toledo 8217 simulator on a pty
+   that the agent polls, timed from the scale's first reply carrying the new weight (the change
+   on the wire) and from the platter (adding the poll interval and the 10-a-second limit).
 3. Unplug -> offline on the status page (GET /api/v1/status/stream): a serial scale pulled
    out (pty closed), an evdev scanner pulled out (the read fails with ENODEV, as the kernel
    does), and an MQTT device that goes silent without a goodbye (its TCP link frozen by a
@@ -40,7 +40,7 @@ sys.path.insert(0, str(ROOT))
 
 import paho.mqtt.client as mqtt  # noqa: E402
 
-from bench.run import HUB_ID, USERS, client, pct, raw_mqtt_round_trip, rss_mb, wait_http  # noqa: E402
+from bench.run import HUB_ID, USERS, client, cpu_s, pct, raw_mqtt_round_trip, rss_mb, wait_http  # noqa: E402
 from devices import bus  # noqa: E402
 from devices.hosting import Hosting  # noqa: E402
 from devices.link import MqttSettings  # noqa: E402
@@ -160,8 +160,50 @@ def scale_to_stream(
     return wire, platter
 
 
-def offline_seen(http_port: int, token: str, dev: str, act: Callable[[], None]) -> float:
-    """Seconds from act() until the status stream shows dev offline."""
+def weights_to_stream(broker_port: int, http_port: int, token: str, n: int) -> list[float]:
+    """ms from a scale's weight event published on the bus, 10 a second, to the register stream:
+    the hub's part of the path (MQTT, registry, SSE), without the serial driver."""
+    dev = "bench-bus-scale"
+    pub = client("devices")
+    pub.connect("127.0.0.1", broker_port)
+    pub.loop_start()
+    config = bus.DeviceConfig("scale", "Bench bus scale", capabilities=["weight"])
+    pub.publish(
+        bus.config_topic(HUB_ID, dev), bus.dumps(config), qos=1, retain=True
+    ).wait_for_publish(5)
+    pub.publish(
+        bus.availability_topic(HUB_ID, dev), bus.ONLINE, qos=1, retain=True
+    ).wait_for_publish(5)
+    shown: queue.Queue[tuple[int, float]] = queue.Queue()
+
+    def listen() -> None:
+        for event, data in sse_events(http_port, "/api/v1/registers/till-1/events", token):
+            if event == "weight" and data.get("device_id") == dev:
+                shown.put((data["grams"], time.perf_counter()))
+
+    threading.Thread(target=listen, daemon=True).start()
+    time.sleep(1)
+    out = []
+    topic = bus.event_topic(HUB_ID, dev, "weight")
+    for i in range(n):
+        grams, sent = 2000 + i, time.perf_counter()
+        pub.publish(topic, bus.dumps(bus.Weight(grams, True, "ok", 0)), qos=1)
+        while True:
+            seen, at = shown.get(timeout=5)
+            if seen == grams:
+                break
+        out.append((at - sent) * 1000)
+        time.sleep(max(0.0, sent + 0.1 - time.perf_counter()))  # 10 Hz
+    pub.publish(bus.config_topic(HUB_ID, dev), b"", qos=1, retain=True).wait_for_publish(5)
+    pub.disconnect()
+    pub.loop_stop()
+    return out
+
+
+def offline_seen(
+    http_port: int, token: str, dev: str, act: Callable[[], None], online: bool = False
+) -> float:
+    """Seconds from act() until the status stream shows dev offline (or online, when online)."""
     seen: queue.Queue[float] = queue.Queue()
     armed = threading.Event()
 
@@ -170,15 +212,17 @@ def offline_seen(http_port: int, token: str, dev: str, act: Callable[[], None]) 
             if event != "status":
                 continue
             for d in data.get("devices", []):
-                if d["id"] == dev and armed.is_set() and not d["online"]:
+                if d["id"] == dev and armed.is_set() and d["online"] == online:
                     seen.put(time.perf_counter())
                     return
-                if d["id"] == dev and d["online"]:
+                if d["id"] == dev and d["online"] != online:
                     armed.set()
 
     threading.Thread(target=listen, daemon=True).start()
     if not armed.wait(10):
-        raise SystemExit(f"{dev} never showed online on the status stream")
+        raise SystemExit(
+            f"{dev} never showed {'offline' if online else 'online'} on the status stream"
+        )
     t0 = time.perf_counter()
     act()
     return seen.get(timeout=60) - t0
@@ -274,6 +318,7 @@ def main() -> None:
         "devices": {
             "scanners": False,
             "simulate_scanner": True,
+            "scale_autodetect": False,
             "scales": [{"port": scale_port, "protocol": "mettler8217", "id": "bench-scale"}],
             "printers": [{"host": "127.0.0.1", "port": printer_port, "id": "bench-printer"}],
         },
@@ -291,14 +336,20 @@ def main() -> None:
     )
     try:
         wait_http(http_port)
+        time.sleep(2)  # let the agent finish starting before the quiet period is timed
+        cpu0, t0 = cpu_s(agent.pid), time.monotonic()
         time.sleep(args.idle)
+        agent_cpu = (cpu_s(agent.pid) - cpu0) / (time.monotonic() - t0) * 100
         agent_idle = rss_mb(agent.pid)
+        hub_path = weights_to_stream(broker.port, http_port, token, args.changes)
         wire, platter = scale_to_stream(scale, http_port, token, args.changes)
 
-        serial_off = []
+        serial_off, serial_back = [], []
         for _ in range(args.unplugs):
             serial_off.append(offline_seen(http_port, token, "bench-scale", scale.stop))
-            scale.start()
+            serial_back.append(
+                offline_seen(http_port, token, "bench-scale", scale.start, online=True)
+            )
         scanner_off = [evdev_unplug(broker.port, http_port, token, i) for i in range(args.unplugs)]
         silent = mqtt_device_silence(broker.port, http_port, token, args.keepalive)
 
@@ -312,6 +363,10 @@ def main() -> None:
             f"   ratio {pct(scans, 99) / pct(raw, 99):.1f}x"
         )
         print(
+            f"{'scale weight event -> register stream, 10 Hz (ms)':<48}{statistics.median(hub_path):>9.2f}"
+            f"{pct(hub_path, 99):>9.2f}   {base}   ratio {pct(hub_path, 99) / pct(raw, 99):.1f}x"
+        )
+        print(
             f"{'scale reply -> register stream, 10 Hz (ms)':<48}{statistics.median(wire):>9.2f}{pct(wire, 99):>9.2f}   {base}"
             f"   ratio {pct(wire, 99) / pct(raw, 99):.1f}x"
         )
@@ -323,6 +378,10 @@ def main() -> None:
             f"{max(serial_off) * 1000:>9.1f}   (max of {len(serial_off)})"
         )
         print(
+            f"{'serial scale replug -> status online (ms)':<48}{statistics.median(serial_back) * 1000:>9.1f}"
+            f"{max(serial_back) * 1000:>9.1f}   (max of {len(serial_back)})"
+        )
+        print(
             f"{'scanner unplug -> status offline (ms)':<48}{statistics.median(scanner_off) * 1000:>9.1f}"
             f"{max(scanner_off) * 1000:>9.1f}   (max of {len(scanner_off)})"
         )
@@ -331,8 +390,9 @@ def main() -> None:
             f" {silent / args.keepalive:.2f}x keepalive"
         )
         print(f"{'devices agent idle resident memory (MB)':<48}{agent_idle:>9.1f}")
+        print(f"{'devices agent idle CPU, scale polled 10/s (%)':<48}{agent_cpu:>9.2f}")
         print(
-            "targets: scan p99 <= 2 ms; scale p99 <= 50 ms; unplug <= 2 s (serial, evdev), "
+            "targets: scan p99 <= 2 ms; scale p99 <= 50 ms; unplug <= 2 s (serial, evdev), replug <= 2 s, "
             "<= 1.5x keepalive (MQTT); agent < 40 MB"
         )
     finally:

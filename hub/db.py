@@ -98,6 +98,16 @@ class Database:
         self._write_lock = threading.Lock()
         self._pending: list[_Job] = []
         self._pending_lock = threading.Lock()
+        self._after_commit: list[Callable[[], None]] = []
+
+    def after_commit(self, listener: Callable[[], None]) -> None:
+        """Call listener (cheap, non-blocking: e.g. wake the forwarder) after every write commit,
+        so no writer of an outbox event has to remember to wake the sender itself."""
+        self._after_commit.append(listener)
+
+    def _committed(self) -> None:
+        for listener in self._after_commit:
+            listener()
 
     def open(self) -> Database:
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -133,6 +143,7 @@ class Database:
                 raise
             else:
                 conn.execute("COMMIT")
+        self._committed()
 
     def transact(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         """Run fn in a write transaction with group commit: all or nothing for fn.
@@ -148,6 +159,7 @@ class Database:
         with self._write_lock:
             if not job.done:
                 self._commit_group()
+        self._committed()
         if job.error is not None:
             raise job.error
         return job.result  # type: ignore[no-any-return]
