@@ -1,165 +1,254 @@
-"""`backroom sink`: the reference cloud receiver. Checks signatures, dedupes by (hub_id, seq)."""
+"""`backroom sink`: the reference cloud receiver of docs/sync-protocol.md, as a Flask app.
+
+It checks signatures and the replay window (before decompressing anything), dedupes by
+(hub_id, seq), keeps set-aside markers until the real event replaces them, answers acked_seq,
+received and missing, serves the events in order to a back office, and feeds item and price
+changes to hubs. `Rejects` makes it refuse chosen events, to try the hub's dead-letter path.
+"""
 
 from __future__ import annotations
 
 import html
 import json
 import logging
-import sqlite3
-import threading
+import math
 import time
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from flask import Flask, Response, request
+from werkzeug.exceptions import HTTPException
 
-from hub.sync_protocol import HUB_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
+from hub.errors import BackroomError, UnprocessableError, ValidationError
+from hub.sink_changes import MAX_PAGE, ChangeFeed, RateLimit, check_change
+from hub.sink_store import SinkStore
+from hub.sync_protocol import (
+    HUB_HEADER,
+    SIGNATURE_HEADER,
+    TIMESTAMP_HEADER,
+    sign,
+    signed_target,
+    verify,
+)
 
 log = logging.getLogger(__name__)
 
-MAX_BODY = 8 * 1024 * 1024
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS events (
-    hub_id TEXT NOT NULL, seq INTEGER NOT NULL, id TEXT NOT NULL, type TEXT NOT NULL,
-    occurred_at TEXT NOT NULL, v INTEGER NOT NULL, data TEXT NOT NULL, received_at TEXT NOT NULL,
-    PRIMARY KEY (hub_id, seq)
-);
-CREATE TABLE IF NOT EXISTS hubs (hub_id TEXT PRIMARY KEY, contiguous_seq INTEGER NOT NULL DEFAULT 0);
-"""
+MAX_BODY = 8 * 1024 * 1024  # as sent (maybe gzip)
+MAX_DECOMPRESSED = 32 * 1024 * 1024  # a gzip bomb stops here
+MAX_EVENTS_PAGE = 10_000
+_ENVELOPE_KEYS = (("seq", int), ("id", str), ("type", str), ("occurred_at", str), ("v", int))
 
 
-def _error(status: int, code: str, message: str) -> Response:
-    return Response(json.dumps({"error": {"code": code, "message": message, "field": None}}),
-                    status=status, mimetype="application/json")
+@dataclass
+class Rejects:
+    """Events the sink refuses with 422, as a receiver would refuse an event it cannot take."""
+
+    types: set[str] = field(default_factory=set)
+    seqs: set[int] = field(default_factory=set)
+    hook: Callable[[dict[str, Any]], str | None] | None = None
+
+    def active(self) -> bool:
+        return bool(self.types or self.seqs or self.hook)
+
+    def reason(self, event: dict[str, Any]) -> str | None:
+        if event["type"] in self.types:
+            return f"this receiver refuses events of type {event['type']} (sink --reject-type)"
+        if event["seq"] in self.seqs:
+            return f"this receiver refuses seq {event['seq']} (sink --reject-seq)"
+        return self.hook(event) if self.hook else None
 
 
-class SeqClash(Exception):
-    """A (hub_id, seq) already holds another event: a restored backup or a reused hub id."""
-
-    def __init__(self, seq: int, held: str, sent: str) -> None:
-        super().__init__(
-            f"seq {seq} already holds event {held}, not {sent}: this hub id was reused or its data "
-            "restored from an old backup; give the hub a new id or contact support"
-        )
+class Unauthenticated(BackroomError):
+    code = "bad_signature"
+    status = 401
 
 
-class SinkStore:
-    def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-        self.conn.execute("PRAGMA journal_mode = WAL")
-        self.conn.executescript(SCHEMA)
-        self.lock = threading.Lock()
-
-    def ingest(self, hub_id: str, events: list[dict[str, Any]]) -> dict[str, int]:
-        now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-        with self.lock:
-            self.conn.execute("BEGIN IMMEDIATE")
-            try:
-                for e in events:  # the same seq must be the same event, or something is badly wrong
-                    held = self.conn.execute("SELECT id FROM events WHERE hub_id = ? AND seq = ?",
-                                             (hub_id, e["seq"])).fetchone()
-                    if held and held[0] != e["id"]:
-                        raise SeqClash(e["seq"], held[0], e["id"])
-                before = self.conn.total_changes
-                self.conn.executemany(
-                    "INSERT OR IGNORE INTO events (hub_id, seq, id, type, occurred_at, v, data, received_at) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                    [(hub_id, e["seq"], e["id"], e["type"], e["occurred_at"], e["v"], json.dumps(e["data"]), now)
-                     for e in events],
-                )
-                inserted = self.conn.total_changes - before
-                self.conn.execute("INSERT OR IGNORE INTO hubs (hub_id) VALUES (?)", (hub_id,))
-                seq = self.conn.execute("SELECT contiguous_seq FROM hubs WHERE hub_id = ?", (hub_id,)).fetchone()[0]
-                while self.conn.execute("SELECT 1 FROM events WHERE hub_id = ? AND seq = ?", (hub_id, seq + 1)).fetchone():
-                    seq += 1
-                self.conn.execute("UPDATE hubs SET contiguous_seq = ? WHERE hub_id = ?", (seq, hub_id))
-                self.conn.execute("COMMIT")
-            except BaseException:
-                self.conn.execute("ROLLBACK")
-                raise
-        return {"accepted": inserted, "duplicates": len(events) - inserted, "acked_seq": seq}
-
-    def hubs(self) -> list[dict[str, Any]]:
-        with self.lock:
-            rows = self.conn.execute(
-                "SELECT h.hub_id, h.contiguous_seq, count(e.seq), max(e.received_at) FROM hubs h "
-                "LEFT JOIN events e ON e.hub_id = h.hub_id GROUP BY h.hub_id ORDER BY h.hub_id"
-            ).fetchall()
-        return [{"hub_id": r[0], "acked_seq": r[1], "events": r[2], "last_received_at": r[3]} for r in rows]
-
-    def events(self, hub_id: str) -> list[dict[str, Any]]:
-        with self.lock:
-            rows = self.conn.execute(
-                "SELECT seq, id, type, occurred_at, v, data FROM events WHERE hub_id = ? ORDER BY seq", (hub_id,)
-            ).fetchall()
-        return [{"seq": r[0], "id": r[1], "type": r[2], "occurred_at": r[3], "v": r[4], "data": json.loads(r[5])}
-                for r in rows]
+class TooLarge(BackroomError):
+    code = "too_large"
+    status = 413
 
 
-def _check_batch(body: Any, hub_id: str) -> str | None:
-    if not isinstance(body, dict) or not isinstance(body.get("events"), list):
-        return "body must be a JSON object with an 'events' list"
-    if body.get("hub_id") != hub_id:
-        return f"body hub_id {body.get('hub_id')!r} does not match the {HUB_HEADER} header {hub_id!r}"
-    for i, e in enumerate(body["events"]):
+def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    text = body if isinstance(body, str) else json.dumps(body)
+    return Response(text, status=status, mimetype="application/json", headers=headers)
+
+
+def _gunzip(body: bytes) -> bytes:
+    inflater = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
+    try:
+        out = inflater.decompress(body, MAX_DECOMPRESSED)
+    except zlib.error as exc:
+        raise ValidationError(f"body is not valid gzip: {exc}") from None
+    if inflater.unconsumed_tail:
+        raise TooLarge(f"the decompressed batch is over {MAX_DECOMPRESSED} bytes; send smaller batches")
+    return out
+
+
+def check_batch(batch: Any, hub_id: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The batch's events and set-aside markers, or ValidationError naming the first fault."""
+    if not isinstance(batch, dict) or not isinstance(batch.get("events", []), list):
+        raise ValidationError("body must be a JSON object with an 'events' list", field="events")
+    if batch.get("hub_id") != hub_id:
+        raise ValidationError(f"body hub_id {batch.get('hub_id')!r} does not match the {HUB_HEADER} header "
+                              f"{hub_id!r}", field="hub_id")
+    events, markers = batch.get("events", []), batch.get("set_aside") or []
+    if not isinstance(markers, list):
+        raise ValidationError("set_aside must be a list of markers", field="set_aside")
+    for i, e in enumerate(events):
         if not isinstance(e, dict):
-            return f"events[{i}] is not an object"
-        for key, typ in (("seq", int), ("id", str), ("type", str), ("occurred_at", str), ("v", int)):
-            if not isinstance(e.get(key), typ) or isinstance(e.get(key), bool):
-                return f"events[{i}].{key} is missing or not a {typ.__name__}"
-        if e.get("hub_id") != hub_id:
-            return f"events[{i}].hub_id does not match the batch"
-    return None
+            raise ValidationError(f"events[{i}] is not an object", field=f"events[{i}]")
+        for key, typ in _ENVELOPE_KEYS:
+            value = e.get(key)
+            if not isinstance(value, typ) or isinstance(value, bool):
+                raise ValidationError(f"events[{i}].{key} is missing or not a {typ.__name__}",
+                                      field=f"events[{i}].{key}")
+        if e["seq"] < 1 or e.get("hub_id") != hub_id or "data" not in e:
+            raise ValidationError(f"events[{i}] needs seq >= 1, data, and hub_id {hub_id!r}", field=f"events[{i}]")
+    for i, m in enumerate(markers):
+        if not (isinstance(m, dict) and isinstance(m.get("seq"), int) and not isinstance(m["seq"], bool)
+                and m["seq"] >= 1 and isinstance(m.get("reason"), str) and isinstance(m.get("id"), str)
+                and m["id"] and isinstance(m.get("type", ""), str)):
+            raise ValidationError(f"set_aside[{i}] needs an integer seq >= 1, the event's id and a reason",
+                                  field=f"set_aside[{i}]")
+    return events, markers
 
 
-def create_sink_app(data_dir: Path, secret: str) -> Flask:
+def create_sink_app(data_dir: Path, secret: str, *, rejects: Rejects | None = None, changes_per_minute: float = 0,
+                    changes_burst: int | None = None, durable: bool = True,
+                    clock: Callable[[], float] = time.time) -> Flask:
     app = Flask("backroom-sink")
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY
-    store = SinkStore(data_dir / "sink.sqlite3")
-    app.extensions["sink_store"] = store
+    store = SinkStore(data_dir / "sink.sqlite3", durable=durable)
+    feed = ChangeFeed(data_dir / "sink.sqlite3")
+    burst = changes_burst if changes_burst is not None else max(1, min(5, int(changes_per_minute)))
+    limit = RateLimit(changes_per_minute, burst)
+    rejects = rejects or Rejects()
+    app.extensions.update(sink_store=store, sink_changes=feed, sink_rejects=rejects, sink_rate_limit=limit)
+
+    def authenticate(message: bytes) -> str:
+        hub_id = request.headers.get(HUB_HEADER, "")
+        if not hub_id:
+            raise Unauthenticated(f"the {HUB_HEADER} header is missing; send the hub id with every request")
+        problem = verify(secret, request.headers.get(TIMESTAMP_HEADER, ""), message,
+                         request.headers.get(SIGNATURE_HEADER, ""), clock())
+        if problem:
+            raise Unauthenticated(problem)
+        return hub_id
+
+    @app.errorhandler(BackroomError)
+    def refused(exc: BackroomError) -> Response:
+        return _json(exc.to_dict(), exc.status)
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException) -> Response:
+        return _json({"error": {"code": (exc.name or "error").lower().replace(" ", "_"),
+                                "message": exc.description, "field": None}}, exc.code or 500)
 
     @app.post("/v1/events")
     def receive() -> Response:
-        body = request.get_data()
-        hub_id = request.headers.get(HUB_HEADER, "")
-        problem = verify(secret, request.headers.get(TIMESTAMP_HEADER, ""), body,
-                         request.headers.get(SIGNATURE_HEADER, ""), time.time())
-        if problem:
-            return _error(401, "bad_signature", problem)
+        raw = request.get_data()
+        hub_id = authenticate(raw)  # before gunzip or JSON: an unsigned body costs us nothing
+        if request.headers.get("Content-Encoding", "identity").lower() == "gzip":
+            raw = _gunzip(raw)
         try:
-            batch = json.loads(body)
+            batch = json.loads(raw)
         except ValueError as exc:
-            return _error(400, "invalid", f"body is not JSON: {exc}")
-        problem = _check_batch(batch, hub_id)
-        if problem:
-            return _error(400, "invalid", problem)
-        try:
-            result = store.ingest(hub_id, batch["events"])
-        except SeqClash as exc:
-            return _error(409, "seq_clash", str(exc))
-        log.info("batch %s from %s: %s", batch.get("batch_id"), hub_id, result)
-        return Response(json.dumps(result), mimetype="application/json")
+            raise ValidationError(f"body is not JSON: {exc}") from None
+        events, markers = check_batch(batch, hub_id)
+        if rejects.active():
+            refused = [{"seq": e["seq"], "code": "refused", "message": why}
+                       for e in events if (why := rejects.reason(e))]
+            if refused:
+                fault = UnprocessableError(f"{len(refused)} event(s) refused, first seq {refused[0]['seq']}: "
+                                           f"{refused[0]['message']}", field="events")
+                return _json({**fault.to_dict(), "rejected": refused}, 422)
+        result = store.ingest(hub_id, events, markers)
+        log.debug("batch %s from %s: %s", batch.get("batch_id"), hub_id, result)
+        return _json(result.to_dict())
 
     @app.get("/v1/hubs")
     def hubs() -> Response:
-        return Response(json.dumps({"hubs": store.hubs()}), mimetype="application/json")
+        return _json({"hubs": store.hubs()})
 
     @app.get("/v1/hubs/<hub_id>/events")
-    def hub_events(hub_id: str) -> Response:
-        return Response(json.dumps({"events": store.events(hub_id)}), mimetype="application/json")
+    def ordered_events(hub_id: str) -> Response:
+        after = request.args.get("after", "0")
+        count = request.args.get("limit", "1000")
+        if not (after.isdigit() and count.isdigit() and 0 < int(count) <= MAX_EVENTS_PAGE):
+            raise ValidationError(f"after must be a seq (>= 0) and limit 1..{MAX_EVENTS_PAGE}", field="after")
+        events, acked, last = store.ordered_json(hub_id, int(after), int(count))
+        return _json(f'{{"hub_id":{json.dumps(hub_id)},"acked_seq":{acked},"next_after":{last},'
+                     f'"has_more":{"true" if last < acked else "false"},"events":{events}}}')
+
+    @app.get("/v1/hubs/<hub_id>/set-aside")
+    def set_aside(hub_id: str) -> Response:
+        return _json({"set_aside": store.markers(hub_id, 1000)})
+
+    @app.get("/v1/hubs/<hub_id>/changes")
+    def changes(hub_id: str) -> Response:
+        target = request.path + (f"?{request.query_string.decode()}" if request.query_string else "")
+        if authenticate(signed_target("GET", target)) != hub_id:
+            raise Unauthenticated(f"the {HUB_HEADER} header does not name hub {hub_id}")
+        wait = limit.retry_after(hub_id)
+        if wait:
+            return _json({"error": {"code": "rate_limited", "message": f"too many requests for hub {hub_id}; "
+                                    f"retry after {math.ceil(wait)} s", "field": None}}, 429,
+                         {"Retry-After": str(math.ceil(wait))})
+        count = request.args.get("limit", "200")
+        if not count.isdigit() or not 0 < int(count) <= MAX_PAGE:
+            raise ValidationError(f"limit must be 1..{MAX_PAGE}, got {count!r}", field="limit")
+        # signed like a batch, so a hub pulling over plain http (or behind a TLS-terminating proxy)
+        # can tell the back office's answer from one forged on the way (sync-protocol.md section 6)
+        body, ts = json.dumps(feed.page(hub_id, request.args.get("cursor", ""), int(count))).encode(), str(int(clock()))
+        return Response(body, mimetype="application/json",
+                        headers={TIMESTAMP_HEADER: ts, SIGNATURE_HEADER: sign(secret, ts, body)})
+
+    @app.post("/v1/hubs/<hub_id>/changes")
+    def add_changes(hub_id: str) -> Response:
+        raw = request.get_data()
+        authenticate(raw)
+        try:
+            body = json.loads(raw)
+        except ValueError as exc:
+            raise ValidationError(f"body is not JSON: {exc}") from None
+        items = body.get("changes") if isinstance(body, dict) and "changes" in body else [body]
+        if not isinstance(items, list):
+            raise ValidationError("changes must be a list of change objects", field="changes")
+        checked = [check_change(c, f"changes[{i}]") for i, c in enumerate(items)]
+        return _json({"added": feed.add(hub_id, checked), "ids": [c["id"] for c in checked]}, 201)
 
     @app.get("/")
     def index() -> str:
-        rows = "".join(
-            f"<tr><td>{html.escape(h['hub_id'])}</td><td>{h['events']}</td><td>{h['acked_seq']}</td>"
-            f"<td>{html.escape(h['last_received_at'] or '')}</td></tr>"
-            for h in store.hubs()
-        )
-        return ("<!doctype html><meta charset=utf-8><title>Backroom sink</title>"
-                "<h1>Backroom reference sink</h1><table border=1 cellpadding=4>"
-                "<tr><th>hub</th><th>events</th><th>in order up to seq</th><th>last received</th></tr>"
-                f"{rows or '<tr><td colspan=4>no hub has sent anything yet</td></tr>'}</table>")
+        return render_index(store.hubs(), {h["hub_id"]: store.markers(h["hub_id"], 20) for h in store.hubs()})
 
     return app
+
+
+def close_sink(app: Flask) -> None:
+    """Close the sink's database connections (after its server has stopped)."""
+    app.extensions["sink_store"].close()
+    app.extensions["sink_changes"].close()
+
+
+def _ranges(ranges: list[tuple[int, int]]) -> str:
+    return ", ".join(f"{a}" if a == b else f"{a}–{b}" for a, b in ranges[:20]) + (" …" if len(ranges) > 20 else "")
+
+
+def render_index(hubs: list[dict[str, Any]], markers: dict[str, list[dict[str, Any]]]) -> str:
+    """The sink's page: one row per hub; everything a hub sent is escaped."""
+    e = html.escape
+    rows = []
+    for h in hubs:
+        marks = "<br>".join(f"{m['seq']} {e(m['type'])}: {e(m['reason'])} {e(m['detail'])}"
+                            for m in markers.get(h["hub_id"], []))
+        rows.append(f"<tr><td>{e(h['hub_id'])}</td><td>{h['events']}</td><td>{h['acked_seq']}</td>"
+                    f"<td>{e(_ranges(h['missing'])) or 'none'}</td><td>{h['set_aside']}<br>{marks}</td>"
+                    f"<td>{e(h['last_received_at'] or '')}</td></tr>")
+    empty = "<tr><td colspan=6>no hub has sent anything yet</td></tr>"
+    return ("<!doctype html><meta charset=utf-8><title>Backroom sink</title>"
+            "<h1>Backroom reference sink</h1><table border=1 cellpadding=4>"
+            "<tr><th>hub</th><th>events</th><th>in order up to seq</th><th>gaps</th><th>set aside</th>"
+            f"<th>last received</th></tr>{''.join(rows) or empty}</table>")

@@ -18,6 +18,16 @@ def sign(secret: str, timestamp: str, body: bytes) -> str:
     return "sha256=" + mac.hexdigest()
 
 
+def signed_target(method: str, target: str) -> bytes:
+    """What a request without a body signs in place of one: b"GET /v1/hubs/shop-1/changes?cursor=&limit=200"."""
+    return f"{method} {target}".encode()
+
+
+def sign_get(secret: str, timestamp: str, target: str) -> str:
+    """The signature of a GET of target (path and query exactly as sent), as section 6 of the spec says."""
+    return sign(secret, timestamp, signed_target("GET", target))
+
+
 def verify(secret: str, timestamp: str, body: bytes, signature: str, now: float) -> str | None:
     """None when the request is genuine and fresh, else what is wrong."""
     try:
