@@ -93,7 +93,8 @@ class Catalog:
         if item["variants"]:  # a parent's stock is its variants' (reports roll up to the parent)
             item["available"] = sum(available.get(v["sku"], 0) for v in item["variants"])
         item["pending_requests"] = [r[0] for r in conn.execute(
-            "SELECT id FROM change_requests WHERE sku = ? AND status IN ('pending', 'scheduled') ORDER BY id", (sku,))]
+            "SELECT id FROM change_requests WHERE sku = ? AND status IN ('pending', 'scheduled', 'sent_to_back_office') "
+            "ORDER BY id", (sku,))]
         return item
 
     def search(self, q: str = "", cursor: str = "", limit: int = 50, department: str = "",
@@ -305,7 +306,7 @@ class Catalog:
 
     # -- barcodes --------------------------------------------------------------------------------
     def add_barcode(self, conn: sqlite3.Connection, sku: str, code: Any, actor: str, packaging: Any = "unit",
-                    pack_qty: Any = 1, internal: bool = False, audit: bool = True) -> dict[str, Any]:
+                    pack_qty: Any = 1, internal: bool = False, audit: bool = True, reason: str = "") -> dict[str, Any]:
         """Give an item a barcode; Conflict naming the item that already holds it."""
         if not isinstance(code, str) or not code.strip() or len(code) > 64:
             raise ValidationError(f"barcode must be the code's text, 1-64 characters (got {code!r})", field="code")
@@ -328,7 +329,7 @@ class Catalog:
                      (key, sku, pack_qty, packaging, int(internal)))
         record = {"code": key, "packaging": packaging, "pack_qty": pack_qty, "internal": internal}
         if audit:
-            self._barcode_change(conn, sku, None, record, actor)
+            self._barcode_change(conn, sku, None, record, actor, reason)
         return record
 
     def generate_barcode(self, conn: sqlite3.Connection, sku: str, actor: str, prefix: str,
@@ -352,7 +353,7 @@ class Catalog:
                      (f"internal_barcode_next:{prefix}", str(number + 1)))
         return self.add_barcode(conn, sku, code, actor, packaging, pack_qty, internal=True)
 
-    def remove_barcode(self, conn: sqlite3.Connection, sku: str, code: str, actor: str) -> None:
+    def remove_barcode(self, conn: sqlite3.Connection, sku: str, code: str, actor: str, reason: str = "") -> None:
         store = self.store
         key = normalize_code(code, store.rcn_region, store.rcn_pattern, store.rcn_check_price_digit)
         row = conn.execute("SELECT code, packaging, pack_qty, internal FROM barcodes WHERE code = ? AND sku = ?",
@@ -360,14 +361,14 @@ class Catalog:
         if row is None:
             raise NotFound(f"item {sku} has no barcode {code}", field="code")
         conn.execute("DELETE FROM barcodes WHERE code = ?", (key,))
-        self._barcode_change(conn, sku, dict(row) | {"internal": bool(row["internal"])}, None, actor)
+        self._barcode_change(conn, sku, dict(row) | {"internal": bool(row["internal"])}, None, actor, reason)
 
-    def _barcode_change(self, conn: sqlite3.Connection, sku: str, old: Any, new: Any, actor: str) -> None:
+    def _barcode_change(self, conn: sqlite3.Connection, sku: str, old: Any, new: Any, actor: str, reason: str = "") -> None:
         now = iso(self.store.clock())
-        conn.execute("INSERT INTO item_changes (sku, field, old, new, actor, at) VALUES (?, 'barcode', ?, ?, ?, ?)",
-                     (sku, _audit_text(old), _audit_text(new), actor, now))
+        conn.execute("INSERT INTO item_changes (sku, field, old, new, actor, at, reason) VALUES (?, 'barcode', ?, ?, ?, ?, ?)",
+                     (sku, _audit_text(old), _audit_text(new), actor, now, reason))
         self.store.append_event(conn, "item.changed", {"sku": sku, "changes": {"barcode": {"old": old, "new": new}},
-                                                       "actor": actor, "reason": "", "request_id": None})
+                                                       "actor": actor, "reason": reason, "request_id": None})
 
     # -- store-wide settings: tax categories and modifier groups (owner only; audited) ------------
     def put_tax_category(self, conn: sqlite3.Connection, id_: str, name: str, rate_bp: int, actor: str,

@@ -1,9 +1,12 @@
 """Change control for the item master: who may change what, change requests, scheduled changes.
 
 A manager's price, cost, tax or unit change waits as a request until an owner (not the
-requester) approves it; a change with effective_at in the future waits as a scheduled request
-that apply_due() applies once its time has come: the scheduler calls it every
-APPLY_INTERVAL_S and once at start, so a change due while the hub was off applies at start.
+requester) approves it; while pulling from the back office is on (back_office), a local edit to a
+field the back office owns (hub.domain.ownership) waits as 'sent_to_back_office' until the back
+office answers with a change for it (hub.inbound closes it) or the owner withdraws it; a change
+with effective_at in the future waits as a scheduled request that apply_due() applies once its
+time has come: the scheduler calls it every APPLY_INTERVAL_S and once at start, so a change due
+while the hub was off applies at start.
 """
 
 from __future__ import annotations
@@ -17,12 +20,13 @@ from typing import Any
 from hub.catalog import Catalog
 from hub.clock import iso
 from hub.domain import catalog as rules
+from hub.domain import ownership
 from hub.errors import BackroomError, Conflict, Forbidden, NotFound, ValidationError
 
 log = logging.getLogger(__name__)
 
 APPLY_INTERVAL_S = 30
-STATUSES = ("pending", "scheduled", "applied", "rejected", "cancelled", "failed")
+STATUSES = ("pending", "scheduled", "applied", "rejected", "cancelled", "failed", "sent_to_back_office")
 
 
 def parse_when(value: Any, now: datetime) -> str | None:
@@ -55,6 +59,7 @@ class ChangeControl:
         self.catalog = catalog
         self.store = catalog.store
         self.db = catalog.db
+        self.back_office = False  # pulling changes from the back office is on (cloud.changes_url)
 
     # -- creating and editing ------------------------------------------------------------------
     def create(self, body: Any, actor: str, role: str) -> dict[str, Any]:
@@ -95,22 +100,37 @@ class ChangeControl:
         if not fields:
             raise ValidationError(f"give at least one field to change: {', '.join(rules.FIELDS)}")
         decision = rules.decide(role, fields)
+        routed = set(ownership.split(fields, ownership.SHOP)["request"]) if self.back_office else set()
         applied: dict[str, Any] = {}
-        request = None
+        request = sent = None
         with self.db.write() as conn:
             current = self.catalog.read(conn, sku)
             if current is None:
                 raise NotFound(f"no item with SKU {sku}", field="sku")
             changes = rules.diff(current, fields)
+            to_back_office = {f: c for f, c in changes.items() if f in routed}
+            changes = {f: c for f, c in changes.items() if f not in routed}
+            if to_back_office:
+                sent = self._request(conn, sku, to_back_office, reason, when, "sent_to_back_office", actor)
             if when is not None:  # the whole edit waits for its time; approval first where needed
                 status = "pending" if decision.request & set(changes) else "scheduled"
                 request = self._request(conn, sku, changes, reason, when, status, actor) if changes else None
             else:
-                direct = {f: fields[f] for f in decision.apply}
+                direct = {f: fields[f] for f in decision.apply - routed}
                 applied = self.catalog.apply(conn, sku, direct, actor, reason) if direct else {}
                 asked = {f: c for f, c in changes.items() if f in decision.request}
                 request = self._request(conn, sku, asked, reason, None, "pending", actor) if asked else None
-        return {"item": self.catalog.get(sku), "applied": applied, "request": request}
+        return {"item": self.catalog.get(sku), "applied": applied, "request": request, "back_office_request": sent}
+
+    def schedule(self, conn: sqlite3.Connection, sku: str, wanted: dict[str, Any], actor: str, reason: str,
+                 when: str) -> dict[str, Any]:
+        """A change from the back office that waits for its time; no approval (it owns those fields)."""
+        current = self.catalog.read(conn, sku)
+        if current is None:
+            raise NotFound(f"no item with SKU {sku}", field="sku")
+        # kept even where the value is today's: a change in between must not outlive this one
+        changes = {f: {"old": current.get(f), "new": v} for f, v in wanted.items()}
+        return self._request(conn, sku, changes, reason, when, "scheduled", actor)
 
     def _request(self, conn: sqlite3.Connection, sku: str, changes: dict[str, Any], reason: str, when: str | None,
                  status: str, actor: str) -> dict[str, Any]:
@@ -145,11 +165,15 @@ class ChangeControl:
         """An owner approves (applies now, or schedules) or rejects a pending request; requester may cancel."""
         with self.db.write() as conn:
             req = self._row(conn, request_id)
-            if req["status"] not in ("pending", "scheduled"):
+            if req["status"] not in ("pending", "scheduled", "sent_to_back_office"):
                 raise Conflict(f"change request {request_id} is already {req['status']}", field="id")
             own = req["requested_by"] == actor
-            if not approve and own:
-                status = "cancelled"
+            if req["status"] == "sent_to_back_office" and approve:
+                raise Conflict(f"change request {request_id} waits for the back office, which owns these fields: "
+                               "it closes when the back office sends the change; here it can only be withdrawn",
+                               field="id")
+            if not approve and (own or req["status"] == "sent_to_back_office" and role in rules.DIRECT_ROLES):
+                status = "cancelled"  # the owner withdraws a request sent to the back office
             elif role not in rules.DIRECT_ROLES:
                 raise Forbidden("only an owner approves or rejects price, cost and tax changes")
             elif own and approve:
@@ -197,4 +221,7 @@ class ChangeControl:
                 with self.db.write() as conn:
                     conn.execute("UPDATE change_requests SET status = 'failed', note = ? WHERE id = ?",
                                  (exc.message[:500], request_id))
+                    sku = conn.execute("SELECT sku FROM change_requests WHERE id = ?", (request_id,)).fetchone()[0]
+                    self.store.append_event(conn, "item.change_decided", {"id": request_id, "sku": sku, "status": "failed",
+                                                                          "by": "scheduler", "note": exc.message[:500]})
         return applied
