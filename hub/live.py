@@ -6,7 +6,8 @@ import contextlib
 import json
 import queue
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from typing import Any
 
 QUEUE_SIZE = 256
@@ -62,6 +63,20 @@ class Channels:
             sub.put((event, text))
         return len(subs)
 
+    def publish_prefix(self, prefix: str, event: str, data: dict[str, Any]) -> int:
+        """Send event to every stream open on a key starting with prefix (e.g. every register)."""
+        with self._lock:
+            keys = [key for key in self._subs if key.startswith(prefix)]
+        return sum(self.publish(key, event, data) for key in keys)
+
+    def close(self, key: str) -> int:
+        """End every stream open on key (its register was unpaired, its person signed out)."""
+        with self._lock:
+            subs = list(self._subs.get(key, ()))
+        for sub in subs:
+            sub.put(CLOSE)
+        return len(subs)
+
     def close_all(self) -> None:
         """End every open stream (at shutdown), so no worker waits out a heartbeat."""
         with self._lock:
@@ -70,20 +85,30 @@ class Channels:
             sub.put(CLOSE)
 
 
-def sse_stream(sub: Subscription, heartbeat_s: float = HEARTBEAT_S) -> Iterator[bytes]:
-    """The text/event-stream body: an opening comment so headers leave at once, then events."""
+def sse_stream(sub: Subscription, heartbeat_s: float = HEARTBEAT_S,
+               still_allowed: Callable[[], bool] | None = None) -> Iterator[bytes]:
+    """The text/event-stream body: an opening comment so headers leave at once, then events.
+    still_allowed is asked at least every heartbeat_s; the stream ends when it says no."""
     try:
         yield b": connected\n\n"
+        next_check = time.monotonic() + heartbeat_s
         while True:
+            item: tuple[str, str] | None
             try:
-                event, text = sub.queue.get(timeout=heartbeat_s)
+                item = sub.queue.get(timeout=heartbeat_s)
             except queue.Empty:
+                item = None
+            if item == CLOSE:
+                return
+            if still_allowed is not None and time.monotonic() >= next_check:
+                if not still_allowed():  # unpaired, signed out or disabled since the stream opened
+                    return
+                next_check = time.monotonic() + heartbeat_s
+            if item is None:
                 # a named event, not a comment: EventSource hides comments from the page, and the
                 # register needs to notice a link that went silent
                 yield b"event: ping\ndata: {}\n\n"
                 continue
-            if (event, text) == CLOSE:
-                return
-            yield f"event: {event}\ndata: {text}\n\n".encode()
+            yield f"event: {item[0]}\ndata: {item[1]}\n\n".encode()
     finally:
         sub.close()
