@@ -8,6 +8,7 @@ import hmac
 import secrets
 import uuid
 
+from hub import events
 from hub.clock import Clock, iso, system_clock
 from hub.db import Database
 from hub.errors import Unauthorized, ValidationError
@@ -62,11 +63,13 @@ class Auth:
         if role not in ROLES:
             raise ValidationError(f"role {role!r} is unknown; use one of {', '.join(ROLES)}", field="role")
         token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+        token_id, now = uuid.uuid4().hex, iso(self.clock())
         with self.db.write() as conn:
             conn.execute(
                 "INSERT INTO tokens (id, hash, role, name, created_at) VALUES (?, ?, ?, ?, ?)",
-                (uuid.uuid4().hex, _token_hash(token), role, name, iso(self.clock())),
+                (token_id, _token_hash(token), role, name, now),
             )
+            events.append_event(conn, "token.created", {"id": token_id, "role": role, "name": name}, now)
         return token
 
     def token_role(self, token: str) -> tuple[str, str]:
@@ -103,6 +106,9 @@ class Auth:
                 "INSERT INTO user_changes (username, field, old, new, actor, at) VALUES (?, ?, ?, ?, ?, ?)",
                 [(username, f, o, n, actor, now) for f, o, n in changes],
             )
+            if changes:
+                events.append_event(conn, "user.changed", {"username": username, "by": actor, "changes": [
+                    {"field": f, "old": o, "new": n} for f, o, n in changes]}, now)
 
     def current_role(self, username: str) -> str | None:
         """The person's role now, or None when they no longer exist or are disabled."""

@@ -12,6 +12,7 @@ from flask import Response, g, request, session
 
 from hub.auth import allows
 from hub.errors import Forbidden, Unauthorized, ValidationError
+from hub.pairing import COOKIE
 from hub.service import HubService
 
 
@@ -46,6 +47,12 @@ def requires(*roles: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
                         raise Forbidden("missing or wrong X-CSRF-Token header; reload the page", code="csrf")
             else:
                 raise Unauthorized("sign in, or send 'Authorization: Bearer <token>'")
+            if not header and is_pin_session():
+                # four to eight digits are for register work: the till's own routes, at most as a manager
+                if not allows("cashier", roles):
+                    raise Forbidden("you signed in with a PIN, which is for register work; sign in with your "
+                                    "password for this", code="password_required")
+                role = "manager" if role == "owner" else role
             if not allows(role, roles):
                 raise Forbidden(f"role {role} may not do this; it needs {' or '.join(roles)}")
             g.role = role
@@ -54,6 +61,42 @@ def requires(*roles: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
         return inner
 
     return wrap
+
+
+def is_pin_session() -> bool:
+    """Whether the signed-in person came in by a PIN on a tablet (not by their password)."""
+    return bool(session.get("pin") or session.get("tablet"))
+
+
+def sign_in_check() -> Callable[[], bool]:
+    """A check, usable after the request has ended (by an open stream), that the caller's sign-in
+    still holds: the token is not revoked; the person is not disabled; a PIN session's tablet is
+    still paired and nobody signed out on it."""
+    svc: HubService = g.svc
+    header = request.headers.get("Authorization", "")
+    if header:
+        token = header.partition(" ")[2].strip()
+
+        def token_live() -> bool:
+            try:
+                svc.auth.token_role(token)
+            except Unauthorized:
+                return False
+            return True
+
+        return token_live
+    user, tablet_id, pin_session = session.get("user"), session.get("tablet"), session.get("pin_session")
+    tablet_token = request.cookies.get(COOKIE)
+
+    def session_live() -> bool:
+        if user is None or svc.auth.current_role(user) is None:
+            return False
+        if tablet_id is None:
+            return True
+        tablet = svc.pairing.tablet_for_token(tablet_token)
+        return tablet is not None and tablet["id"] == tablet_id and tablet["session_id"] == pin_session
+
+    return session_live
 
 
 def _body() -> Any:
