@@ -1,0 +1,128 @@
+// Finding an item without a barcode: results by name, SKU or code as the cashier types in the code box,
+// and a parent item's variants to pick from. And a keyboard-wedge scanner typing while another field has
+// the focus: a fast burst of keys ending in Enter is a scan, so it goes to the cart, not into that field.
+import { api, el, formatMoney } from "/static/common.js";
+import { $, state } from "./register-state.js";
+
+export const SEARCH = {
+  debounceMs: 200, // typing pauses this long before the hub is asked
+  minChars: 2,
+  limit: 8,
+  burstGapMs: 35, // a scanner types faster than anyone: keys closer than this belong to one burst
+  burstMin: 4, // and a scan is at least this many characters
+};
+
+let timer = null;
+let seq = 0;
+let burst = { keys: "", last: 0, target: null };
+
+function results() {
+  let box = $("search-results");
+  if (!box) {
+    box = el("ul", { id: "search-results", class: "search-results", "data-testid": "search-results", role: "listbox",
+      "aria-label": "Items found", hidden: true });
+    $("code-form").after(box);
+  }
+  return box;
+}
+
+function clear() {
+  clearTimeout(timer);
+  seq++;
+  const box = results();
+  box.replaceChildren();
+  box.hidden = true;
+}
+
+function add(code) {
+  clear();
+  const input = $("code-input");
+  input.value = code;
+  $("code-form").requestSubmit();
+}
+
+async function pick(item) {
+  const my = ++seq;
+  let variants = [];
+  try {
+    variants = (await api(`/api/v1/items?parent=${encodeURIComponent(item.sku)}&limit=24`)).items;
+  } catch {
+    // the hub is out of reach: add the item itself (the tablet's catalog prices it)
+  }
+  if (my !== seq) return;
+  if (!variants.length) {
+    add(item.sku);
+    return;
+  }
+  show(variants, `${item.name}: pick one`);
+}
+
+function show(items, heading = "") {
+  const box = results();
+  box.replaceChildren(
+    ...(heading ? [el("li", { class: "search-heading muted" }, heading)] : []),
+    ...items.map((it) => el("li", { role: "option" }, el("button", {
+      type: "button", class: "btn search-result", "data-testid": "search-result", dataset: { sku: it.sku },
+      onclick: () => pick(it),
+    }, el("span", { class: "name" }, it.name), el("span", { class: "muted mono" }, it.sku),
+    el("span", { class: "num" }, `${formatMoney(it.price_minor, state.currency)}${it.unit === "each" ? "" : it.unit === "g" ? "/kg" : "/l"}`)))),
+    ...(items.length ? [] : [el("li", { class: "muted search-none" }, "Nothing found")]),
+  );
+  box.hidden = false;
+}
+
+async function search(text) {
+  const my = ++seq;
+  try {
+    const found = await api(`/api/v1/items?q=${encodeURIComponent(text)}&limit=${SEARCH.limit}`);
+    if (my === seq && $("code-input").value.trim() === text) show(found.items);
+  } catch {
+    if (my === seq) clear(); // the hub is out of reach: typing a code still works from the tablet's catalog
+  }
+}
+
+function typed() {
+  clearTimeout(timer);
+  const text = $("code-input").value.trim();
+  // a scan (a burst) never searches; digits alone are a code being typed unless they stop for a moment
+  if (text.length < SEARCH.minChars || burst.keys.length >= SEARCH.burstMin) {
+    if (text.length < SEARCH.minChars) clear();
+    return;
+  }
+  timer = setTimeout(() => search(text), SEARCH.debounceMs);
+}
+
+/** Keys arriving faster than a person types, ending in Enter, in a field that is not the code box: a scan. */
+function watchBurst(e) {
+  const now = performance.now();
+  if (e.key === "Enter") {
+    const { keys, target } = burst;
+    const fast = keys.length >= SEARCH.burstMin && now - burst.last < SEARCH.burstGapMs * 3;
+    burst = { keys: "", last: 0, target: null };
+    if (fast && target instanceof HTMLInputElement && target.id !== "code-input" && target === e.target) {
+      e.preventDefault();
+      e.stopPropagation();
+      if (target.value.endsWith(keys)) target.value = target.value.slice(0, -keys.length);
+      target.dispatchEvent(new Event("input", { bubbles: true }));
+      add(keys);
+    }
+    return;
+  }
+  if (e.key.length !== 1 || e.ctrlKey || e.metaKey || e.altKey) return;
+  const joined = now - burst.last < SEARCH.burstGapMs && burst.target === e.target;
+  burst = { keys: joined ? burst.keys + e.key : e.key, last: now, target: e.target };
+}
+
+function start() {
+  const input = $("code-input");
+  input.setAttribute("placeholder", "Item code, or type a name to search");
+  input.addEventListener("input", typed);
+  $("code-form").addEventListener("submit", clear);
+  input.addEventListener("keydown", (e) => {
+    if (e.key === "Escape") clear();
+    if (e.key === "ArrowDown") results().querySelector("button")?.focus();
+  });
+  document.addEventListener("keydown", watchBurst, true);
+}
+
+start();
