@@ -10,11 +10,13 @@ Returned stock goes to the location of its condition code. The check against wha
 returned and the write happen in one write transaction, so two tills cannot return the same
 units twice.
 
-An exchange is two documents: the register first completes a sale for the replacement items
-(POST /api/v1/sales), then records the return with exchange_sale_id set to that sale. The refund
-then goes to a tender of kind 'exchange' (credit towards that sale), up to that sale's total;
-anything above it is refunded as usual. The return.recorded event names the exchange sale and a
-sale.exchanged event names the return, both in the return's transaction.
+An exchange is two documents, the return first: a return recorded with exchange: true holds its
+whole refund as unspent exchange credit (a refund of kind 'exchange_credit', reference the return's
+id) and pays nothing out. The replacement sale then pays with a tender of kind 'exchange' naming
+that return: in the sale's own transaction (spend_credit) the return must exist, be this register's,
+and hold unspent credit covering the tender; one sale spends it, whatever that sale does not use is
+refunded at once by the usual rules, and a sale.exchanged event names both. A later return of a
+sale paid with exchange credit never pays that share out as cash: it goes to a new store credit.
 """
 
 from __future__ import annotations
@@ -23,8 +25,11 @@ import json
 import re
 import sqlite3
 import uuid
+from collections.abc import Callable
 from typing import Any
 
+from hub import stored_value
+from hub.approvals import require_approval
 from hub.clock import iso
 from hub.domain import kits
 from hub.domain.money import format_minor, tax_included
@@ -43,10 +48,11 @@ RECEIPT_CODE = re.compile(r"^S(\d{1,12})$", re.IGNORECASE)
 APPROVERS = ("manager", "owner")
 MAX_LINES = 500
 MAX_MINOR = 10**10
-_TOP = {"id", "register_id", "sale_id", "receipt_code", "lines", "exchange_sale_id"}
+_TOP = {"id", "register_id", "sale_id", "receipt_code", "lines", "exchange", "exchange_sale_id", "approval"}
 _WITH_RECEIPT = {"sale_line_no", "qty", "reason", "condition", "note"}
 _WITHOUT_RECEIPT = {"sku", "qty", "amount_minor", "reason", "condition", "note"}
 EXCHANGE_LINE = 0  # return_refunds.line_no of an exchange credit; a tender refund uses its sale tender's line_no
+CREDIT = "exchange_credit"  # the refund kind a return holds for its replacement sale
 
 
 def receipt_number(code: str) -> int:
@@ -125,6 +131,10 @@ class ReturnsDesk:
             "SELECT id, number, total_minor, exchange_sale_id, created_at FROM returns WHERE sale_id = ? ORDER BY number",
             (sale["id"],))]
         exchange_for = conn.execute("SELECT id FROM returns WHERE exchange_sale_id = ?", (sale["id"],)).fetchone()
+        # what this sale left of its exchange credit, refunded when it was made
+        rest = [dict(r) for r in conn.execute(
+            "SELECT f.kind, f.amount_minor, f.reference FROM return_refunds f JOIN returns r ON r.id = f.return_id "
+            "WHERE r.exchange_sale_id = ? AND f.kind <> ? ORDER BY r.number, f.line_no", (sale["id"], CREDIT))]
         return {"id": sale["id"], "number": sale["number"], "receipt_code": f"S{sale['number']:08d}",
                 "register_id": sale["register_id"], "actor": sale["actor"], "currency": sale["currency"],
                 "created_at": sale["created_at"], "total_minor": sale["total_minor"], "tax_minor": sale["tax_minor"],
@@ -132,17 +142,23 @@ class ReturnsDesk:
                 "tenders": [{"kind": t["kind"], "amount_minor": t["amount_minor"], "reference": t["reference"]}
                             for t in tenders],
                 "voided": {"at": sale["voided_at"], "by": sale["voided_by"], "reason": sale["void_reason"]} if voided else None,
-                "returns": returns, "exchange_for_return": exchange_for[0] if exchange_for else None}
+                "returns": returns, "exchange_for_return": exchange_for[0] if exchange_for else None,
+                "exchange_refunds": rest}
 
     # -- post-void ---------------------------------------------------------------------------
-    def void(self, sale_id: str, body: Any, actor: str) -> dict[str, Any]:
-        """Undo a whole sale: restore what its moves took, keep the sale marked voided."""
+    def void(self, sale_id: str, body: Any, actor: str,
+             approve: Callable[[sqlite3.Connection], None] | None = None) -> dict[str, Any]:
+        """Undo a whole sale: restore what its moves took, keep the sale marked voided.
+
+        approve: spends a cashier's manager approval in the void's transaction, so a failed void keeps it."""
         if not isinstance(body, dict) or set(body) - {"reason"}:
             raise ValidationError('send {"reason": "why the sale is voided"}', field="reason")
         reason = text(body.get("reason"), "reason")
         if not reason:
             raise ValidationError("a void needs a reason saying why", field="reason")
         with self.db.write() as conn:
+            if approve is not None:
+                approve(conn)
             sale = self._sale_row(conn, sale_id, None, NotFound)
             if sale["voided_at"] is not None:
                 raise Conflict(f"sale {sale['number']} was already voided by {sale['voided_by']} at {sale['voided_at']}",
@@ -157,10 +173,13 @@ class ReturnsDesk:
                                  "ORDER BY id", (sale_id,)).fetchall()
             moves = [self.ledger._move(conn, m["sku"], m["location"], -m["qty"], "void", actor, "void", "void", sale_id,
                                        i, reason) for i, m in enumerate(taken, start=1)]
-            conn.execute("UPDATE sales SET voided_at = ?, voided_by = ?, void_reason = ? WHERE id = ?",
-                         (iso(self.store.clock()), actor, reason, sale_id))
+            # the void's cash leaves the drawer of the shift open now: its Z report counts it (hub.shifts)
+            conn.execute("UPDATE sales SET voided_at = ?, voided_by = ?, void_reason = ?, voided_shift_id = ("
+                         "SELECT id FROM shifts WHERE register_id = ? AND closed_at IS NULL) WHERE id = ?",
+                         (iso(self.store.clock()), actor, reason, sale["register_id"], sale_id))
             tenders = net_tenders(conn.execute("SELECT * FROM sale_tenders WHERE sale_id = ? ORDER BY line_no",
                                                (sale_id,)).fetchall(), sale["change_minor"])
+            stored_value.credit_back(conn, tenders, actor, iso(self.store.clock()), sale_id=sale_id)
             self.store.append_event(conn, "sale.voided", {"id": sale_id, "number": sale["number"], "reason": reason,
                                                           "by": actor, "tenders_reversed": tenders, "move_ids": moves})
             return {**self._view(conn, self._sale_row(conn, sale_id, None)), "tenders_reversed": tenders}
@@ -183,6 +202,12 @@ class ReturnsDesk:
         for i, line in enumerate(lines):
             if not isinstance(line, dict) or set(line) - allowed:
                 raise ValidationError(f"lines[{i}] must be an object with {', '.join(sorted(allowed))}", field=f"lines[{i}]")
+        if "exchange_sale_id" in body:
+            raise ValidationError("record the return first with exchange: true, then the replacement sale pays with an "
+                                  "exchange tender naming the return's id", field="exchange_sale_id")
+        if not isinstance(body.get("exchange", False), bool):
+            raise ValidationError("exchange must be true (the refund pays the replacement sale) or false",
+                                  field="exchange")
         request_hash = canonical_hash(body)
         return self.db.transact(lambda conn: self._record(conn, return_id, body, request_hash, actor, role))
 
@@ -206,16 +231,17 @@ class ReturnsDesk:
         else:
             lines = self._priced_without_receipt(conn, body["lines"])
         total, tax = sum(ln["amount_minor"] for ln in lines), sum(ln["tax_minor"] for ln in lines)
-        approved_by = self._approval(sale is not None, total, actor, role)
-        exchange = self._exchange(conn, body.get("exchange_sale_id"), sale)
-        refunds = self._refunds(conn, sale, total, exchange)
+        approved_by = self._approval(sale is not None, total, actor, role, conn, body.get("approval"), return_id)
+        exchange = body.get("exchange") is True
+        refunds = ([{"line_no": EXCHANGE_LINE, "kind": CREDIT, "amount_minor": total, "reference": return_id}]
+                   if exchange else self._refunds(conn, sale, total))
         number = conn.execute("SELECT coalesce(max(number), 0) + 1 FROM returns").fetchone()[0]
         created_at = iso(self.store.clock())
         answer = {"id": return_id, "number": number, "receipt_code": f"R{number:08d}",
                   "sale_id": sale["id"] if sale else None, "register_id": register_id, "lines": lines,
                   "refunds": [{k: f[k] for k in ("kind", "amount_minor", "reference")} for f in refunds],
                   "total_minor": total, "tax_minor": tax, "approved_by": approved_by,
-                  "exchange_sale_id": exchange["id"] if exchange else None, "created_at": created_at}
+                  "exchange_sale_id": None, "created_at": created_at}
         response = json.dumps(answer, separators=(",", ":"))
         conn.execute("INSERT INTO returns (id, number, sale_id, register_id, actor, approved_by, exchange_sale_id, "
                      "total_minor, tax_minor, created_at, request_hash, response) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -229,15 +255,94 @@ class ReturnsDesk:
             for sku, qty in self._stock_back(conn, ln["sku"], ln["qty"]):
                 self.ledger._move(conn, sku, ln["location"], qty, "return", actor, ln["reason"], "return", return_id,
                                   ln["line_no"], ln["note"], register_id)
+        self._pay_out(conn, return_id, answer["sale_id"], refunds, actor, created_at)
+        self.store.append_event_json(conn, "return.recorded", response)
+        return answer, True
+
+    def _pay_out(self, conn: sqlite3.Connection, return_id: str, sale_id: str | None, refunds: list[dict[str, Any]],
+                 actor: str, at: str) -> None:
+        """Write a return's refunds: a new store credit opened for each that needs one, accounts credited."""
+        for f in refunds:
+            if f.pop("new_account", False):
+                conn.execute("INSERT INTO stored_value_accounts (code, kind, created_by, created_at, note) "
+                             "VALUES (?, 'store_credit', ?, ?, ?)",
+                             (f["reference"], actor, at, f"exchange credit refunded by return {return_id}"))
         conn.executemany("INSERT INTO return_refunds (return_id, line_no, kind, amount_minor, reference) "
                          "VALUES (?, ?, ?, ?, ?)",
                          [(return_id, f["line_no"], f["kind"], f["amount_minor"], f["reference"]) for f in refunds])
-        self.store.append_event_json(conn, "return.recorded", response)
-        if exchange:
-            self.store.append_event(conn, "sale.exchanged", {"id": exchange["id"], "return_id": return_id,
-                                                             "return_number": number, "original_sale_id": answer["sale_id"],
-                                                             "credit_minor": refunds[0]["amount_minor"]})
-        return answer, True
+        stored_value.credit_back(conn, refunds, actor, at, return_id=return_id, sale_id=sale_id)
+
+    # -- exchange credit ---------------------------------------------------------------------
+    def refund_credit(self, return_id: str, actor: str) -> dict[str, Any]:
+        """The exchange did not happen: refund a return's unspent credit by the usual rules, once."""
+        with self.db.write() as conn:
+            ret = conn.execute("SELECT * FROM returns WHERE id = ?", (return_id,)).fetchone()
+            if ret is None:
+                raise NotFound(f"no return has the id {return_id}", field="id")
+            credit = self._unspent(conn, ret, "id")
+            at = iso(self.store.clock())
+            refunds = self._refunds(conn, self._sale_row(conn, ret["sale_id"], None) if ret["sale_id"] else None, credit)
+            self._pay_out(conn, return_id, ret["sale_id"], refunds, actor, at)
+            refunds = [{k: f[k] for k in ("kind", "amount_minor", "reference")} for f in refunds]
+            self.store.append_event(conn, "return.credit_refunded", {
+                "id": return_id, "number": ret["number"], "sale_id": ret["sale_id"], "refunds": refunds, "by": actor})
+            return {"id": return_id, "number": ret["number"], "refunds": refunds}
+
+    @staticmethod
+    def _unspent(conn: sqlite3.Connection, ret: sqlite3.Row, field: str) -> int:
+        """The exchange credit a return still holds: all of it, or 422 when it holds none, or it was spent or refunded."""
+        credit = int(conn.execute("SELECT coalesce(sum(amount_minor), 0) FROM return_refunds WHERE return_id = ? "
+                                  "AND kind = ?", (ret["id"], CREDIT)).fetchone()[0])
+        if not credit:
+            raise UnprocessableError(f"return {ret['number']} was refunded, not kept as exchange credit",
+                                     field=field, code="no_exchange_credit")
+        if ret["exchange_sale_id"] is not None:
+            raise UnprocessableError(f"the exchange credit of return {ret['number']} was already spent",
+                                     field=field, code="no_exchange_credit")
+        if conn.execute("SELECT 1 FROM return_refunds WHERE return_id = ? AND kind <> ?", (ret["id"], CREDIT)).fetchone():
+            raise UnprocessableError(f"the exchange credit of return {ret['number']} was refunded already",
+                                     field=field, code="no_exchange_credit")
+        return credit
+
+    def spend_credit(self, conn: sqlite3.Connection, sale_id: str, register_id: str, tenders: list[Any], actor: str,
+                     at: str) -> None:
+        """In a sale's transaction: its `exchange` tenders spend the unspent credit of the returns they name.
+
+        A return's credit pays one sale, of the register that recorded the return; the part that sale
+        does not use is refunded now by the usual rules (its tenders, or cash without a receipt).
+        """
+        spent: dict[str, int] = {}
+        for i, t in enumerate(tenders):
+            if t.kind == "exchange":
+                spent[t.reference] = spent.get(t.reference, 0) + t.amount_minor
+                at_field = f"tenders[{i}].reference"
+                ret = conn.execute("SELECT * FROM returns WHERE id = ?", (t.reference,)).fetchone()
+                if ret is None:
+                    raise UnprocessableError(f"no return {t.reference} was recorded: record the return with exchange: "
+                                             "true first, then pay with its credit", field=at_field,
+                                             code="no_exchange_credit")
+                if ret["register_id"] != register_id:
+                    raise UnprocessableError(f"return {ret['number']} was recorded at register {ret['register_id']}; "
+                                             "its exchange credit pays a sale there", field=at_field,
+                                             code="no_exchange_credit")
+                credit = self._unspent(conn, ret, at_field)
+                if spent[t.reference] > credit:
+                    raise UnprocessableError(
+                        f"return {ret['number']} holds {format_minor(credit, '').strip()} of exchange credit, less than "
+                        f"the {format_minor(spent[t.reference], '').strip()} asked; take the rest with another tender",
+                        field=f"tenders[{i}].amount_minor", code="insufficient_balance")
+        for return_id, amount in spent.items():
+            ret = conn.execute("SELECT * FROM returns WHERE id = ?", (return_id,)).fetchone()
+            conn.execute("UPDATE returns SET exchange_sale_id = ? WHERE id = ?", (sale_id, return_id))
+            credit = conn.execute("SELECT sum(amount_minor) FROM return_refunds WHERE return_id = ? AND kind = ?",
+                                  (return_id, CREDIT)).fetchone()[0]
+            original = self._sale_row(conn, ret["sale_id"], None) if ret["sale_id"] else None
+            rest = self._refunds(conn, original, credit - amount) if credit > amount else []
+            self._pay_out(conn, return_id, ret["sale_id"], rest, actor, at)
+            self.store.append_event(conn, "sale.exchanged", {
+                "id": sale_id, "return_id": return_id, "return_number": ret["number"],
+                "original_sale_id": ret["sale_id"], "credit_minor": amount,
+                "refunds": [{k: f[k] for k in ("kind", "amount_minor", "reference")} for f in rest]})
 
     def _codes(self, conn: sqlite3.Connection, kind: str) -> list[str]:
         return [r[0] for r in conn.execute("SELECT code FROM reason_codes WHERE kind = ? ORDER BY code", (kind,))]
@@ -279,9 +384,15 @@ class ReturnsDesk:
                           "condition": ln["condition"], "location": where, "note": note})
         return lines
 
-    def _approval(self, has_receipt: bool, total: int, actor: str, role: str) -> str | None:
+    def _approval(self, has_receipt: bool, total: int, actor: str, role: str, conn: sqlite3.Connection | None = None,
+                  token: Any = None, return_id: str = "") -> str | None:
+        """Who approved: the manager making it, or the one whose approval token (hub.approvals) a cashier sends,
+        given for action return_without_receipt (or refund) with details {return_id, total_minor}."""
         if not needs_manager(has_receipt, total, self.approval_minor):
             return None
+        if role not in APPROVERS and token is not None and conn is not None:
+            return require_approval(conn, token, "refund" if has_receipt else "return_without_receipt",
+                                    {"return_id": return_id, "total_minor": total}, actor, now=self.store.clock())
         if role not in APPROVERS:
             why = ("it has no receipt" if not has_receipt else
                    f"it refunds {format_minor(total, '').strip()}, above the "
@@ -289,40 +400,22 @@ class ReturnsDesk:
             raise Forbidden(f"a manager must approve this return: {why}; ask a manager to make it", code="needs_manager")
         return actor
 
-    def _exchange(self, conn: sqlite3.Connection, exchange_id: Any, sale: sqlite3.Row | None) -> sqlite3.Row | None:
-        if exchange_id is None:
-            return None
-        row: sqlite3.Row | None = conn.execute("SELECT * FROM sales WHERE id = ?", (_str(exchange_id, "exchange_sale_id"),)).fetchone()
-        if row is None:
-            raise UnprocessableError(f"no sale {exchange_id}: complete the replacement sale first, then the return",
-                                     field="exchange_sale_id")
-        if row["voided_at"] is not None or (sale is not None and row["id"] == sale["id"]):
-            raise UnprocessableError("the exchange sale must be the replacement sale, not voided and not the sale "
-                                     "being returned", field="exchange_sale_id")
-        taken = conn.execute("SELECT number FROM returns WHERE exchange_sale_id = ?", (row["id"],)).fetchone()
-        if taken:
-            raise UnprocessableError(f"sale {row['number']} is already the exchange for return {taken[0]}",
-                                     field="exchange_sale_id")
-        return row
-
-    def _refunds(self, conn: sqlite3.Connection, sale: sqlite3.Row | None, total: int,
-                 exchange: sqlite3.Row | None) -> list[dict[str, Any]]:
-        """Credit towards the exchange sale first; the rest to the sale's tenders (cash without a receipt)."""
-        credit = min(total, exchange["total_minor"]) if exchange else 0
-        refunds = [{"line_no": EXCHANGE_LINE, "kind": "exchange", "amount_minor": credit, "reference": exchange["id"]}
-                   ] if exchange else []
-        rest = total - credit
+    def _refunds(self, conn: sqlite3.Connection, sale: sqlite3.Row | None, total: int) -> list[dict[str, Any]]:
+        """A refund of total to the sale's tenders (cash without a receipt), over what each has left to give back."""
         if sale is None:
-            return refunds + ([{"line_no": 1, "kind": "cash", "amount_minor": rest, "reference": ""}] if rest else [])
+            return [{"line_no": 1, "kind": "cash", "amount_minor": total, "reference": ""}] if total else []
         before = dict(conn.execute(
             "SELECT f.line_no, sum(f.amount_minor) FROM return_refunds f JOIN returns r ON r.id = f.return_id "
-            "WHERE r.sale_id = ? AND f.kind <> 'exchange' GROUP BY f.line_no", (sale["id"],)).fetchall())
+            "WHERE r.sale_id = ? AND f.kind NOT IN ('exchange', ?) GROUP BY f.line_no", (sale["id"], CREDIT)).fetchall())
         tenders = net_tenders(conn.execute("SELECT * FROM sale_tenders WHERE sale_id = ? ORDER BY line_no",
                                            (sale["id"],)).fetchall(), sale["change_minor"])
         # Split what each tender has left to give back, so no tender ever refunds more than it paid.
         left = [(t["kind"], t["amount_minor"] - before.get(t["line_no"], 0)) for t in tenders]
-        parts = split_refund(rest, left)
-        return refunds + [{**t, "amount_minor": part} for t, (_, part) in zip(tenders, parts, strict=True) if part]
+        parts = split_refund(total, left)
+        # An exchange tender's part was a return's refund already: it goes to a new store credit, never out as cash.
+        return [{**t, "amount_minor": part, **({"kind": "store_credit", "reference": stored_value.new_code("store_credit"),
+                                                "new_account": True} if t["kind"] == "exchange" else {})}
+                for t, (_, part) in zip(tenders, parts, strict=True) if part]
 
     @staticmethod
     def _stock_back(conn: sqlite3.Connection, sku: str, qty: int) -> list[tuple[str, int]]:

@@ -3,8 +3,12 @@ post-voids, returns and exchanges, purchase orders and receiving."""
 
 from __future__ import annotations
 
+import sqlite3
+
 from flask import Blueprint, Response, g, request
 
+from hub.approvals import require_approval
+from hub.auth import allows
 from hub.http import _body, _json, requires
 from hub.service import HubService
 
@@ -28,9 +32,16 @@ def returns_blueprint(svc: HubService) -> Blueprint:
         return _json(desk.sale_by_receipt(code))
 
     @bp.post("/sales/<sale_id>/void")
-    @requires("manager")
+    @requires("cashier")
     def void(sale_id: str) -> Response:
-        answer = desk.void(sale_id, _body(), g.actor)
+        body = _body()
+        token = body.pop("approval", None) if isinstance(body, dict) else None
+        approve = None
+        if not allows(g.role, ("manager",)):  # a cashier voids with a manager's PIN at the till
+            # spent in the void's own transaction: a void that fails leaves the approval unused
+            def approve(conn: sqlite3.Connection) -> None:
+                require_approval(conn, token, "post_void", {"sale_id": sale_id}, g.actor, now=svc.clock())
+        answer = desk.void(sale_id, body, g.actor, approve)
         sent()
         return _json(answer)
 
@@ -44,6 +55,13 @@ def returns_blueprint(svc: HubService) -> Blueprint:
             return resp
         sent()
         return _json(answer, 201)
+
+    @bp.post("/returns/<return_id>/refund-credit")
+    @requires("cashier")
+    def refund_credit(return_id: str) -> Response:
+        answer = desk.refund_credit(return_id, g.actor)  # an exchange called off: its credit goes back
+        sent()
+        return _json(answer)
 
     @bp.post("/purchase-orders")
     @requires("manager", "integration")

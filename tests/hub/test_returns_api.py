@@ -239,28 +239,111 @@ def test_a_refund_above_the_threshold_needs_a_manager(svc: HubService, client: F
 
 # -- exchanges -------------------------------------------------------------------------------------
 
+def exchange_tender(return_id: str, amount: int) -> dict:
+    return {"kind": "exchange", "amount_minor": amount, "reference": return_id}
+
+
+def post_sale(client: FlaskClient, h: dict, lines: list[dict], tenders: list[dict], register: str = "till-1"):
+    return client.post("/api/v1/sales", json={"id": str(uuid.uuid4()), "register_id": register, "lines": lines,
+                                              "tenders": tenders}, headers=h["cashier"])
+
+
 @pytest.mark.usefixtures("shop")
-def test_an_exchange_links_the_return_and_the_replacement_sale(svc: HubService, client: FlaskClient, h: dict) -> None:
-    original = sell(client, h, [{"sku": "MUG", "qty": 2}])
-    replacement = sell(client, h, [{"sku": "CHEESE", "qty": 100}])  # 2.50: less than the two mugs' 7.00
-    resp = give_back(client, h["cashier"], original, [back(1, 2, reason="wrong_item")], exchange_sale_id=replacement["id"])
-    assert resp.status_code == 201, resp.json
-    assert resp.json["exchange_sale_id"] == replacement["id"]
-    assert resp.json["refunds"] == [{"kind": "exchange", "amount_minor": 250, "reference": replacement["id"]},
-                                    {"kind": "cash", "amount_minor": 450, "reference": ""}]
-    (recorded,) = events(svc, "return.recorded")
+def test_an_exchange_tender_without_a_recorded_return_is_refused(svc: HubService, client: FlaskClient, h: dict) -> None:
+    # the reviewer's case: five mugs "paid" with the credit of a return that never happened
+    fake = post_sale(client, h, [{"sku": "MUG", "qty": 5}], [exchange_tender(str(uuid.uuid4()), 1750)])
+    assert fake.status_code == 422 and fake.json["error"]["code"] == "no_exchange_credit"
+    assert fake.json["error"]["field"] == "tenders[0].reference"
+    assert on_hand(svc, "MUG") == 20 and svc.db.conn.execute("SELECT count(*) FROM sales").fetchone()[0] == 0
+    # a return refunded as usual holds no credit either
+    refunded = give_back(client, h["cashier"], sell(client, h, [{"sku": "MUG", "qty": 1}]), [back(1, 1)])
+    again = post_sale(client, h, [{"sku": "MUG", "qty": 1}], [exchange_tender(refunded.json["id"], 350)])
+    assert again.status_code == 422 and again.json["error"]["code"] == "no_exchange_credit"
+
+
+@pytest.mark.usefixtures("shop")
+def test_an_exchange_return_holds_its_credit_and_one_replacement_sale_spends_it(svc: HubService, client: FlaskClient,
+                                                                               h: dict) -> None:
+    original = sell(client, h, [{"sku": "MUG", "qty": 2}], [{"kind": "card", "amount_minor": 700, "reference": "T-1"}])
+    ret = give_back(client, h["cashier"], original, [back(1, 2, reason="wrong_item")], exchange=True)
+    assert ret.status_code == 201, ret.json
+    credit = {"kind": "exchange_credit", "amount_minor": 700, "reference": ret.json["id"]}
+    assert ret.json["refunds"] == [credit] and ret.json["exchange_sale_id"] is None  # nothing paid out yet
+    assert events(svc, "return.recorded")[0]["refunds"] == [credit]
+    cheese = [{"sku": "CHEESE", "qty": 100}]  # 2.50: less than the two mugs' 7.00
+    too_much = post_sale(client, h, [{"sku": "CHEESE", "qty": 400}], [exchange_tender(ret.json["id"], 800),
+                                                                       {"kind": "cash", "amount_minor": 200}])
+    assert too_much.status_code == 422 and too_much.json["error"]["code"] == "insufficient_balance"
+    svc._ensure_register("till-2")
+    elsewhere = post_sale(client, h, cheese, [exchange_tender(ret.json["id"], 250)], register="till-2")
+    assert elsewhere.status_code == 422
+    replacement = post_sale(client, h, cheese, [exchange_tender(ret.json["id"], 250)])
+    assert replacement.status_code == 201, replacement.json
+    # what the replacement did not use goes back to the card it came from, in the sale's transaction
     (linked,) = events(svc, "sale.exchanged")
-    assert recorded["exchange_sale_id"] == replacement["id"]
-    assert (linked["id"], linked["return_id"], linked["original_sale_id"]) == (replacement["id"], resp.json["id"],
-                                                                               original["id"])
-    view = client.get(f"/api/v1/sales/{replacement['id']}", headers=h["cashier"]).json
-    assert view["exchange_for_return"] == resp.json["id"]
-    assert svc.db.conn.execute("SELECT exchange_sale_id FROM returns").fetchone()[0] == replacement["id"]
-    other = sell(client, h, [{"sku": "MUG", "qty": 1}])
-    twice = give_back(client, h["cashier"], other, [back(1, 1)], exchange_sale_id=replacement["id"])
-    assert twice.status_code == 422 and twice.json["error"]["field"] == "exchange_sale_id"
-    assert client.post(f"/api/v1/sales/{replacement['id']}/void", json={"reason": "x"},
+    assert linked == {"id": replacement.json["id"], "return_id": ret.json["id"], "return_number": ret.json["number"],
+                      "original_sale_id": original["id"], "credit_minor": 250,
+                      "refunds": [{"kind": "card", "amount_minor": 450, "reference": "T-1"}]}
+    refunds = svc.db.conn.execute("SELECT kind, amount_minor FROM return_refunds WHERE return_id = ? ORDER BY line_no",
+                                  (ret.json["id"],)).fetchall()
+    assert [tuple(r) for r in refunds] == [("exchange_credit", 700), ("card", 450)]
+    view = client.get(f"/api/v1/sales/{replacement.json['id']}", headers=h["cashier"]).json
+    assert view["exchange_for_return"] == ret.json["id"]
+    twice = post_sale(client, h, cheese, [exchange_tender(ret.json["id"], 250)])  # spent once, never again
+    assert twice.status_code == 422 and twice.json["error"]["code"] == "no_exchange_credit"
+    assert client.post(f"/api/v1/sales/{replacement.json['id']}/void", json={"reason": "x"},
                        headers=h["manager"]).status_code == 422
+    legacy = give_back(client, h["cashier"], original, [back(1, 1)], exchange_sale_id=replacement.json["id"])
+    assert legacy.status_code == 400 and legacy.json["error"]["field"] == "exchange_sale_id"
+
+
+@pytest.mark.usefixtures("shop")
+def test_an_exchange_called_off_refunds_the_credit_once_and_it_pays_nothing_after(svc: HubService, client: FlaskClient,
+                                                                                 h: dict) -> None:
+    original = sell(client, h, [{"sku": "MUG", "qty": 2}])
+    ret = give_back(client, h["cashier"], original, [back(1, 1)], exchange=True).json
+    called_off = client.post(f"/api/v1/returns/{ret['id']}/refund-credit", json={}, headers=h["cashier"])
+    assert called_off.status_code == 200, called_off.json
+    assert called_off.json["refunds"] == [{"kind": "cash", "amount_minor": 350, "reference": ""}]
+    (event,) = events(svc, "return.credit_refunded")
+    assert event["id"] == ret["id"] and event["refunds"] == called_off.json["refunds"]
+    again = client.post(f"/api/v1/returns/{ret['id']}/refund-credit", json={}, headers=h["cashier"])
+    assert again.status_code == 422 and again.json["error"]["code"] == "no_exchange_credit"
+    spend = post_sale(client, h, [{"sku": "MUG", "qty": 1}], [exchange_tender(ret["id"], 350)])
+    assert spend.status_code == 422 and spend.json["error"]["code"] == "no_exchange_credit"
+    # the other mug: the sale's cash has 3.50 left to give back, not 7.00
+    rest = give_back(client, h["cashier"], original, [back(1, 1)])
+    assert rest.json["refunds"] == [{"kind": "cash", "amount_minor": 350, "reference": ""}]
+
+
+@pytest.mark.usefixtures("shop")
+def test_returning_what_exchange_credit_paid_for_opens_a_store_credit_not_cash(svc: HubService, client: FlaskClient,
+                                                                             h: dict) -> None:
+    first = sell(client, h, [{"sku": "MUG", "qty": 1}])
+    ret = give_back(client, h["cashier"], first, [back(1, 1)], exchange=True)
+    mug = post_sale(client, h, [{"sku": "MUG", "qty": 1}], [exchange_tender(ret.json["id"], 350)]).json
+    again = give_back(client, h["cashier"], mug, [back(1, 1)])
+    assert again.status_code == 201, again.json
+    (refund,) = again.json["refunds"]
+    assert refund["kind"] == "store_credit" and refund["amount_minor"] == 350 and refund["reference"].startswith("SC-")
+    account = client.get(f"/api/v1/stored-value/{refund['reference']}", headers=h["cashier"]).json
+    assert account["balance_minor"] == 350 and account["kind"] == "store_credit"
+    cash_out = svc.db.conn.execute("SELECT coalesce(sum(amount_minor), 0) FROM return_refunds WHERE kind = 'cash'")
+    assert cash_out.fetchone()[0] == 0
+
+
+@pytest.mark.usefixtures("shop")
+def test_a_void_that_fails_leaves_the_managers_approval_unspent(svc: HubService, client: FlaskClient, h: dict) -> None:
+    svc.auth.set_user("mia", "long enough password", "manager", actor="owner")
+    svc.people.set_pin("mia", "739152", "owner")
+    sale = sell(client, h, [{"sku": "MUG", "qty": 2}])
+    assert give_back(client, h["cashier"], sale, [back(1, 1)]).status_code == 201
+    token = svc.approvals.grant("till-1", {"action": "post_void", "approver": "mia", "pin": "739152",
+                                           "details": {"sale_id": sale["id"]}}, "cashier", "register:till-1")["token"]
+    failed = client.post(f"/api/v1/sales/{sale['id']}/void", json={"reason": "rang twice", "approval": token},
+                         headers=h["cashier"])
+    assert failed.status_code == 422, failed.json
+    assert svc.db.conn.execute("SELECT used_at FROM approvals").fetchone()[0] is None
 
 
 # -- idempotency -----------------------------------------------------------------------------------
