@@ -86,16 +86,36 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_devices(args: argparse.Namespace) -> int:
-    from devices import agent
-
     if args.devices_command == "probe":
         return cmd_devices_probe(args)
+    if args.devices_command == "detect":
+        return cmd_devices_detect(args)
+    if args.devices_command in ("add", "revoke"):
+        return cmd_devices_credentials(args)
+    from devices import agent
+
     config = _load_config(args)
     try:
         settings = agent.AgentSettings.from_mapping(agent_settings(config))
     except agent.SettingsError as exc:  # the agent's own words, without a trace
         raise BackroomError(f"[devices] in the config: {exc}") from None
     agent.main(settings, _stop_on_signals())
+    return 0
+
+
+def cmd_devices_credentials(args: argparse.Namespace) -> int:
+    from hub.device_credentials import DeviceCredentials, credentials_text
+    from hub.service import open_database
+
+    config = _load_config(args)
+    creds = DeviceCredentials(open_database(config.data_dir), config["hub"]["id"], config["mqtt"])
+    actor = f"cli:{getpass.getuser()}"
+    if args.devices_command == "revoke":
+        creds.revoke(args.device_id, actor)
+        print(f"device {args.device_id} can no longer connect to the broker")
+        return 0
+    answer = creds.issue(args.device_id, actor)
+    print(json.dumps(answer, indent=2) if args.json else credentials_text(answer))
     return 0
 
 
@@ -131,6 +151,32 @@ def cmd_devices_probe(args: argparse.Namespace) -> int:
     return 1
 
 
+def cmd_devices_detect(args: argparse.Namespace) -> int:
+    from devices.scale import detect
+
+    found = detect.detect(detect.list_candidates())
+    if args.json:
+        ports = [{"port": f.candidate.path, "node": f.candidate.node, "id": f.candidate.dev_id,
+                  "usb": f.candidate.usb, "found": f.protocol, "tried": list(f.tried)} for f in found]
+        print(json.dumps({"ports": ports}, indent=2))
+        return 0 if any(f.protocol for f in found) else 1
+    if not found:
+        print("no USB serial ports of a known adapter; plug the scale's cable in and check `ls /dev/serial/by-id/`")
+        return 1
+    for f in found:
+        c = f.candidate
+        hit = next((r for r in f.tried if r["answered"]), None)
+        if hit is None:
+            errors = {r["error"] for r in f.tried if r["error"]}
+            print(f"{c.path}  ({c.usb}): nothing answered{'; ' + '; '.join(sorted(errors)) if errors else ''}")
+            continue
+        w = hit["reading"]
+        weight = f", {w['grams']} g {w['status']}" if w and w["grams"] is not None else ""
+        print(f"{c.path}  ({c.usb}): {hit['title']}{weight}; device {c.dev_id}")
+        print(f'  pin it in [devices] scales: {{port = "{c.path}", protocol = "{f.protocol}"}}')
+    return 0 if any(f.protocol for f in found) else 1
+
+
 def agent_settings(config: cfg.Config) -> dict[str, Any]:
     """The devices agent's settings, taken from the shared config (the agent imports nothing of hub/)."""
     m, d = config["mqtt"], config["devices"]
@@ -139,6 +185,7 @@ def agent_settings(config: cfg.Config) -> dict[str, Any]:
         "mqtt_username": m["device_username"], "mqtt_password": m["device_password"],
         "scanners": d["scanners"], "simulate_scanner": d["simulate_scanner"],
         "scales": list(d["scales"]), "printers": list(d["printers"]),
+        "scale_autodetect": d["scale_autodetect"], "label_printers": list(d["label_printers"]),
     }
 
 
@@ -158,13 +205,18 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
+    from hub.inbound import summary as inbound_summary
+    from hub.outbox import Outbox
     from hub.service import open_database
-    from hub.store import Store
 
     config = _load_config(args)
     db = open_database(config.data_dir)
-    sync = Store(db, config["hub"]["id"], config["store"]["currency"]).sync_summary()
-    devices = [dict(r) for r in db.conn.execute("SELECT id, kind, name, online, register_id, last_seen FROM devices ORDER BY kind, id")]
+    sync = Outbox(db, config["hub"]["id"], quota_mb=config["cloud"]["outbox_quota_mb"]).summary()
+    sync["inbound"] = inbound_summary(db, bool(config["cloud"]["changes_url"]))
+    devices = [dict(r) for r in db.conn.execute(
+        "SELECT id, kind, coalesce(display_name, name) AS name, online, state_since, register_id, last_seen, last_event, "
+        "last_event_at, (SELECT message || ' (' || at || ')' FROM device_errors e WHERE e.device_id = d.id "
+        "ORDER BY e.id DESC LIMIT 1) AS last_error FROM devices d ORDER BY kind, id")]
     url = f"http://127.0.0.1:{config['hub']['http_port']}/healthz"
     try:
         with urllib.request.urlopen(url, timeout=3) as resp:
@@ -177,10 +229,51 @@ def cmd_status(args: argparse.Namespace) -> int:
         return 0 if health.get("ok") else 1
     print(f"hub {config['hub']['id']}: {'running' if health.get('ok') else health.get('error')}")
     for d in devices:
-        print(f"  {d['kind']:<16} {d['id']:<28} {'online ' if d['online'] else 'OFFLINE'} register={d['register_id']}")
-    print(f"sync: {sync['backlog']} events waiting (oldest {sync['oldest_unsent_at'] or '-'}), "
-          f"last success {sync['last_success_at'] or 'never'}" + (f", last error: {sync['last_error']}" if sync["last_error"] else ""))
+        print(f"  {d['kind']:<16} {d['id']:<28} {'online ' if d['online'] else 'OFFLINE'} register={d['register_id']}"
+              f" since={d['state_since'] or '-'} last_event={d['last_event'] or '-'} {d['last_event_at'] or ''}".rstrip()
+              + (f"\n  {'':<16} last error: {d['last_error']}" if d["last_error"] else ""))
+    state = sync["state"] + ((f" since {sync['since']}" if sync["since"] else "") + f": {sync['reason']}"
+                             if sync["state"] != "online" else "")
+    forwarding = config["cloud"]["url"] or config["cloud"]["mode"] == "mqtt-bridge"
+    oldest = (f"oldest {sync['oldest_unsent_at']}, {_age(sync['oldest_unsent_age_s'])} old"
+              if sync["oldest_unsent_at"] else "oldest -")
+    print(f"sync: {state if forwarding else 'off (cloud.url is empty)'}; "
+          f"{sync['backlog']} events waiting ({oldest}), acked up to seq "
+          f"{sync['acked_seq']}, last success {sync['last_success_at'] or 'never'}"
+          + (f", last error: {sync['last_error']}" if sync["last_error"] else "")
+          + (f"\n  {sync['dead_letters']} dead letter(s): GET /api/v1/sync/dead-letters" if sync["dead_letters"] else "")
+          + (f"\n  outbox at {sync['quota']['percent']}% of its disk quota, {sync['dropped']} telemetry event(s) dropped"
+             if sync["quota"]["level"] else ""))
+    inbound = sync["inbound"]
+    if inbound["enabled"]:
+        print(f"inbound: last pull {inbound['last_pull_at'] or 'never'}, last success {inbound['last_success_at'] or 'never'}"
+              + (f", last error: {inbound['last_error']}" if inbound["last_error"] else "")
+              + (f"; {inbound['refused']} change(s) refused" if inbound["refused"] else "")
+              + (f"; {inbound['back_office_requests']} request(s) waiting for the back office"
+                 if inbound["back_office_requests"] else ""))
+    else:
+        print("inbound: off (cloud.changes_url is empty)")
     return 0 if health.get("ok") else 1
+
+
+def _age(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    return f"{seconds / 60:.0f} min" if seconds < 7200 else f"{seconds / 3600:.1f} h"
+
+
+def cmd_cloud_bridge_config(args: argparse.Namespace) -> int:
+    from hub.bridge import bridge_config
+
+    config = _load_config(args)
+    try:
+        print(bridge_config(config), end="")
+    except ValueError as exc:
+        print(f"backroom: {exc}", file=sys.stderr)
+        return 2
+    return 0
 
 
 def cmd_token_create(args: argparse.Namespace) -> int:
@@ -200,6 +293,17 @@ def cmd_user_set(args: argparse.Namespace) -> int:
     password = sys.stdin.readline().rstrip("\n") if args.password_stdin else getpass.getpass(f"password for {args.username}: ")
     Auth(open_database(config.data_dir)).set_user(args.username, password, args.role)
     print(f"user {args.username} can now sign in as {args.role}")
+    return 0
+
+
+def cmd_user_set_pin(args: argparse.Namespace) -> int:
+    from hub.people import People
+    from hub.service import open_database
+
+    config = _load_config(args)
+    pin = sys.stdin.readline().strip() if args.pin_stdin else getpass.getpass(f"PIN for {args.username} (4-8 digits; 6-8 for managers and owners): ")
+    People(open_database(config.data_dir)).set_pin(args.username, pin, f"cli:{getpass.getuser()}")
+    print(f"{args.username} can now sign in on a paired register with their PIN")
     return 0
 
 
@@ -236,11 +340,36 @@ def cmd_sink(args: argparse.Namespace) -> int:
     secret = args.secret or os.environ.get("BACKROOM_SINK_SECRET", "")
     if not secret:
         raise BackroomError("the sink needs the shared secret: --secret S or BACKROOM_SINK_SECRET")
+    if args.sink_command == "change":
+        return _sink_change(args, secret)
     from hub.service import serve
+    from hub.sink import Rejects
 
-    server = create_server(create_sink_app(Path(args.data_dir), secret), host=args.host, port=args.port, ident="backroom-sink")
+    app = create_sink_app(Path(args.data_dir), secret, rejects=Rejects(set(args.reject_type), set(args.reject_seq)),
+                          changes_per_minute=args.changes_per_minute)
+    server = create_server(app, host=args.host, port=args.port, ident="backroom-sink")
     log.info("sink listening on http://%s:%s/ (POST /v1/events)", args.host, server.effective_port)
     serve(server, _stop_on_signals())
+    return 0
+
+
+def _sink_change(args: argparse.Namespace, secret: str) -> int:
+    from hub.sink_changes import parse_fields, post_changes
+
+    if args.file:
+        body = json.loads(Path(args.file).read_text())
+    elif args.sku:
+        change: dict[str, Any] = {"type": args.type, "sku": args.sku}
+        fields = parse_fields(args.field)
+        if args.type == "item.upsert":
+            change["fields"] = fields
+        else:
+            change.update(fields)
+        body = {"changes": [change]}
+    else:
+        raise BackroomError("say what changes: --sku S --field name=value ..., or --file changes.json")
+    answer = post_changes(args.url or f"http://127.0.0.1:{args.port}", secret, args.hub, body)
+    print(json.dumps(answer))
     return 0
 
 
@@ -378,9 +507,32 @@ def build_parser() -> argparse.ArgumentParser:
     pp.add_argument("port", help="the serial port, e.g. /dev/serial/by-id/usb-FTDI_...-port0")
     pp.add_argument("--json", action="store_true", help="print one JSON object")
     pp.add_argument("--protocol", choices=_scale_protocols(), help="try only this protocol")
+    text = ("Find scales on the USB serial ports (FTDI, Prolific, CH340, CP210x adapters): try every protocol on "
+            "each, as the agent's autodetection does; ports the running agent holds show as in use.")
+    pd = dev_sub.add_parser("detect", help="Find scales on the USB serial ports, as autodetection does.",
+                            description=text)
+    pd.add_argument("--json", action="store_true", help="print one JSON object")
+    text = ("Give a network device (ESP32 scale, network scanner) its own MQTT user and print its password, "
+            "once; it may then write only its own topics. Again for the same id: a new password.")
+    pa = dev_sub.add_parser("add", help="Give a network device its own MQTT user and password.", description=text)
+    pa.add_argument("device_id", help="the device's stable id, which is also its MQTT user name, e.g. scale-2")
+    pa.add_argument("--json", action="store_true", help="print one JSON object")
+    _common(pa)
+    text = "Take a device's MQTT user away; the broker drops its connection."
+    pr = dev_sub.add_parser("revoke", help=text, description=text)
+    pr.add_argument("device_id", help="the device id given to `devices add`")
+    _common(pr)
     p = add("status", "Show the hub's state, devices and sync backlog.", cmd_status)
     _common(p)
     p.add_argument("--json", action="store_true", help="print JSON")
+
+    p = sub.add_parser("cloud", help="Cloud sync settings.", description="Cloud sync settings.")
+    csub = p.add_subparsers(dest="cloud_command", metavar="SUBCOMMAND", required=True)
+    text = ("Print the mosquitto bridge section that carries the hub's batches to a back-office MQTT broker "
+            "(cloud.mode = \"mqtt-bridge\"; docs/cloud.md).")
+    pb = csub.add_parser("bridge-config", help=text, description=text)
+    _common(pb)
+    pb.set_defaults(func=cmd_cloud_bridge_config)
 
     p = sub.add_parser("token", help="Manage API tokens.", description="Manage API tokens.")
     tsub = p.add_subparsers(dest="token_command", required=True, metavar="SUBCOMMAND")
@@ -400,6 +552,12 @@ def build_parser() -> argparse.ArgumentParser:
     pu.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
     _common(pu)
     pu.set_defaults(func=cmd_user_set)
+    text = "Set or reset the PIN a person signs in with on a paired register (4-8 digits, 6-8 for managers and owners); lifts a lock."
+    pp = usub.add_parser("set-pin", help=text, description=text)
+    pp.add_argument("username", help="the person, who must exist (backroom user set, or the status page)")
+    pp.add_argument("--pin-stdin", action="store_true", help="read the PIN from standard input")
+    _common(pp)
+    pp.set_defaults(func=cmd_user_set_pin)
 
     p = sub.add_parser("barcode", help="Barcode tools.", description="Barcode tools.")
     bsub = p.add_subparsers(dest="barcode_command", required=True, metavar="SUBCOMMAND")
@@ -437,6 +595,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=9000, help="listen port (default 9000)")
     p.add_argument("--data-dir", default="./backroom-sink", help="where the sink keeps its SQLite file")
     p.add_argument("--secret", help="shared HMAC secret (or BACKROOM_SINK_SECRET)")
+    p.add_argument("--reject-type", action="append", default=[], metavar="TYPE",
+                   help="refuse events of this type with 422, to try the hub's dead-letter path (repeatable)")
+    p.add_argument("--reject-seq", action="append", default=[], type=int, metavar="SEQ",
+                   help="refuse the event with this seq with 422 (repeatable)")
+    p.add_argument("--changes-per-minute", type=float, default=0, metavar="N",
+                   help="rate limit of the change feed per hub; over it the sink answers 429 (default 0: none)")
+    p.set_defaults(sink_command=None)
+    sink_sub = p.add_subparsers(dest="sink_command", metavar="SUBCOMMAND")
+    text = "Put an item or price change into a running sink's change feed for a hub to pull."
+    pc = sink_sub.add_parser("change", help=text, description=text)
+    pc.add_argument("--hub", required=True, help="the hub id the change is for")
+    pc.add_argument("--sku", help="the item's SKU")
+    pc.add_argument("--type", default="item.upsert", choices=("item.upsert", "item.deactivate", "price.set",
+                                                              "barcode.add", "barcode.remove"),
+                    help="change type (default item.upsert)")
+    pc.add_argument("--field", action="append", default=[], metavar="NAME=VALUE",
+                    help="a field, e.g. price_minor=249 or name='Oat milk 1 l' (repeatable)")
+    pc.add_argument("--file", help='a JSON file {"changes": [...]} instead of --sku/--field')
+    pc.add_argument("--url", help="the sink's base URL (default http://127.0.0.1:PORT)")
+    pc.add_argument("--port", type=int, default=9000, help="the sink's port when --url is not given (default 9000)")
+    pc.add_argument("--secret", help="shared HMAC secret (or BACKROOM_SINK_SECRET)")
     return parser
 
 

@@ -119,10 +119,14 @@ def run_demo(data_dir: Path, port: int, stop: threading.Event) -> int:
             "hub": {"id": HUB_ID, "data_dir": str(data_dir), "http_host": "0.0.0.0", "http_port": port,
                     "secret_key": s["session"], "default_register": REGISTER},
             "mqtt": {"host": "127.0.0.1", "port": broker.port, "username": "hub", "password": s["hub_mqtt"],
-                     "device_username": "devices", "device_password": s["devices_mqtt"]},
+                     "device_username": "devices", "device_password": s["devices_mqtt"],
+                     # per-device users (status page, `backroom devices add`) go in the private broker
+                     "password_file": str(broker.passwd), "broker_pid_file": str(broker.pid_file),
+                     "lan_host": "127.0.0.1", "lan_port": broker.port},
+            "discovery": {"zeroconf": True},
             "cloud": {"url": f"http://127.0.0.1:{sink_port}/v1/events", "secret": s["cloud"]},
             "store": {"name": "Backroom Demo Shop", "currency": "EUR", "prices_include_tax": True},
-            "devices": {"scanners": False, "simulate_scanner": True,
+            "devices": {"scanners": False, "simulate_scanner": True, "scale_autodetect": False,
                         "scales": [{"port": scale_port, "protocol": "mettler8217", "id": "demo-scale-1"}],
                         "printers": [{"host": "127.0.0.1", "port": printer_port, "id": "demo-printer-1"}]},
         }

@@ -27,6 +27,16 @@ def _op(summary: str, roles: str, ok: dict[str, Any], body: str | None = None, p
     return op
 
 
+_TENDER_REFERENCE = ("card: the card terminal's reference for the payment (1-32 letters, digits, / . _ -), never a card "
+                     "number; gift_card, store_credit: the account code; exchange: the id of a return recorded "
+                     "with exchange: true, whose unspent credit pays (checked in the sale's transaction, 422 "
+                     "no_exchange_credit); cash: optional. Any mix pays one sale; "
+                     "change comes only from cash")
+_CARD_GUARD = ("Every JSON body the hub accepts is refused with 422 code card_number (field: where) when any value looks "
+               "like a payment card number (13-19 digits passing Luhn); UUIDs and valid GTINs in code, barcode, gtin, "
+               "sku, data and receipt_code fields pass")
+
+
 def _path_param(name: str) -> dict[str, Any]:
     return {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
 
@@ -46,13 +56,27 @@ OPENAPI: dict[str, Any] = {
                                 "id": {"type": "string", "format": "uuid", "description": "made by the register; the idempotency key"},
                                 "register_id": {"type": "string"},
                                 "tier": {"enum": ["retail", "member", "wholesale"], "default": "retail"},
-                                "lines": {"type": "array", "minItems": 1, "items": {"type": "object", "required": ["sku", "qty"],
+                                "lines": {"type": "array", "minItems": 1, "items": {"type": "object", "required": ["sku"],
                                           "properties": {"sku": {"type": "string"}, "qty": {"type": "integer", "minimum": 1,
-                                                         "description": "base units: pieces, grams or millilitres"},
+                                                         "description": "base units: pieces, grams or millilitres; "
+                                                                        "may be left out when weighing_id or code gives it"},
                                                          "modifiers": {"type": "array", "items": {"type": "string"},
-                                                                       "description": "modifier option ids"}}}},
+                                                                       "description": "modifier option ids"},
+                                                         "weighing_id": {"type": "string", "format": "uuid",
+                                                                         "description": "weighed items: a weighing taken on "
+                                                                         "this register (weight_source scale)"},
+                                                         "code": {"type": "string", "description": "weighed items: the "
+                                                                  "scanned scale label, read again by the hub "
+                                                                  "(weight_source label). On a register with a scale a "
+                                                                  "weighed line needs one of the two (422 "
+                                                                  "manual_weight_refused); without a scale a bare qty is "
+                                                                  "weight_source manual"}}}},
+                                "receipt": {"enum": ["print", "none"], "description": "print (default) on the register's "
+                                            "printer, or none: no receipt, though cash still opens the drawer"},
                                 "tenders": {"type": "array", "minItems": 1, "items": {"type": "object", "required": ["kind", "amount_minor"],
-                                            "properties": {"kind": {"enum": ["cash"]}, "amount_minor": {"type": "integer", "minimum": 1}}}}}},
+                                            "properties": {"kind": {"enum": ["cash", "card", "gift_card", "store_credit", "exchange"]},
+                                                           "amount_minor": {"type": "integer", "minimum": 1},
+                                                           "reference": {"type": "string", "description": _TENDER_REFERENCE}}}}}},
         },
     },
     "security": [{"bearer": []}, {"session": []}],
@@ -77,7 +101,7 @@ OPENAPI: dict[str, Any] = {
                                             "cashier and up, integration",
                                             {"200": {"description": "priced lines and totals"},
                                              "422": {"description": "unknown or inactive item"}})},
-        "/api/v1/registers/{register_id}/events": {"get": _op("Register events (scan, scan_error, weight, job) as SSE", "cashier and up",
+        "/api/v1/registers/{register_id}/events": {"get": _op("Register events (scan, scan_error, weight, job, catalog; cloud {state, since, reason}: the cloud link, sent on connect and on each change) as SSE", "cashier and up",
                                                               {"200": {"description": "text/event-stream"}}, params=[_path_param("register_id")])},
         "/api/v1/devices": {"get": _op("Known devices", "manager, owner, integration", {"200": {"description": "devices"}})},
         "/api/v1/devices/{device_id}/simulate-scan": {"post": _op("Make a simulated scanner scan", "manager, owner",
@@ -129,9 +153,12 @@ OPENAPI["paths"].update({
     "/api/v1/items/{sku}": {
         "get": _op("One item, whole", "cashier and up, integration", _ITEM, params=_SKU),
         "patch": _op("Change fields: a manager's price, cost, tax and unit changes become a change request; "
-                     "effective_at schedules the whole change", "manager, owner, integration",
-                     {"200": {"description": "{item, applied, request}"},
-                      "202": {"description": "nothing applied yet: {request} waits for approval or its time"}},
+                     "effective_at schedules the whole change. While pulling from the back office is on "
+                     "(cloud.changes_url), fields the back office owns become a back_office_request "
+                     "(status sent_to_back_office) instead (docs/back-office.md)", "manager, owner, integration",
+                     {"200": {"description": "{item, applied, request, back_office_request}"},
+                      "202": {"description": "nothing applied yet: {request} waits for approval or its time, "
+                                             "{back_office_request} for the back office"}},
                      body="ItemFields", params=_SKU)},
     "/api/v1/items/{sku}/history": {"get": _op("Every change: who, when, old, new, why; and the item's requests",
                                                "manager, owner, integration", {"200": {"description": "history"}}, params=_SKU)},
@@ -142,15 +169,30 @@ OPENAPI["paths"].update({
                                                           {"200": {"description": "removed"}}, params=[*_SKU, _path_param("code")])},
     "/api/v1/items/{sku}/label": {"get": _op("A label job: kind shelf|sticker|weighed (weight_g), format zpl|tspl|escpos",
                                              "manager, owner, integration", {"200": {"description": "printer bytes"}}, params=_SKU)},
-    "/api/v1/labels/queue": {"get": _op("Shelf labels waiting for reprint", "manager, owner, integration",
-                                        {"200": {"description": "{labels}"}})},
+    "/api/v1/items/{sku}/label/print": {"post": _op(
+        "Print a label on a label printer through the print queue: {kind shelf|sticker|weighed, device_id? (default: "
+        "the one bound to register_id, or the only one), register_id?, copies 1-100, weight_g (weighed), symbology?}",
+        "manager, owner, integration", {"202": {"description": "the queued print job {job_id, status, ...}"},
+                                        "404": {"description": "no such item or label printer"},
+                                        "422": {"description": "the label cannot be made or does not fit the printer's size"}},
+        params=_SKU)},
+    "/api/v1/labels/printers": {"get": _op("Label printers the hub knows, with language, size (mm) and dpi",
+                                           "manager, owner, integration", {"200": {"description": "{printers}"}})},
+    "/api/v1/labels/queue": {"get": _op("Shelf labels waiting for reprint; job_id is set while one is on its way to a printer",
+                                        "manager, owner, integration", {"200": {"description": "{labels}"}})},
+    "/api/v1/labels/queue/print": {"post": _op(
+        "Print waiting labels ({device_id?, register_id?, ids?}) on a label printer, one job each; each leaves the "
+        "queue when the printer reports it printed", "manager, owner, integration",
+        {"202": {"description": "{device_id, jobs, already_printing}"}, "404": {"description": "an id is not waiting"}})},
     "/api/v1/labels/queue/render": {"post": _op("Render waiting labels ({format, ids?}) as one job; they leave the queue",
                                                 "manager, owner, integration", {"200": {"description": "printer bytes"}})},
     "/api/v1/change-requests": {"get": _op("Change requests (?status=pending)", "manager, owner, integration",
                                            {"200": {"description": "{requests}"}})},
     "/api/v1/change-requests/{request_id}/{decision}": {"post": _op(
-        "approve or reject a request (owner; not one's own); the requester may reject (cancel) their own",
-        "manager, owner, integration", {"200": {"description": "the request"}, "409": {"description": "already decided, or stale"}},
+        "approve or reject a request (owner; not one's own); the requester may reject (cancel) their own; a request "
+        "sent_to_back_office can only be withdrawn (reject: cancelled), by the owner or the requester",
+        "manager, owner, integration", {"200": {"description": "the request"},
+                                        "409": {"description": "already decided, stale, or waiting for the back office"}},
         params=[_path_param("request_id"), _path_param("decision")])},
     "/api/v1/tax-categories": {"get": _op("The store's tax categories", "cashier and up, integration",
                                           {"200": {"description": "{tax_categories}"}})},
@@ -196,9 +238,10 @@ OPENAPI["paths"].update({
                                               {"200": {"description": "the location"}}, params=[_path_param("loc_id")])},
 })
 
-_EXCHANGE = ("Exchange: first complete the replacement sale (POST /api/v1/sales), then record the return with "
-             "exchange_sale_id set to it: the refund is credited to that sale as a refund of kind 'exchange' (up to its "
-             "total; any rest goes back as usual), and return.recorded and sale.exchanged name each other.")
+_EXCHANGE = ("Exchange: record the return first with exchange: true: its refund is held as exchange credit (a refund "
+             "of kind exchange_credit). The replacement sale (POST /api/v1/sales, same register) pays with an exchange "
+             "tender naming the return; what it does not use is refunded then as usual (sale.exchanged). "
+             "POST /api/v1/returns/{return_id}/refund-credit calls the exchange off.")
 OPENAPI["paths"].update({
     "/api/v1/sales/{sale_id}": {"get": _op(
         "A sale with each line's returned_qty, returnable_qty and refunded_minor, its tenders, returns and void state",
@@ -209,14 +252,15 @@ OPENAPI["paths"].update({
         {"200": {"description": "the sale"}, "404": {"description": "no such sale"}}, params=[_path_param("code")])},
     "/api/v1/sales/{sale_id}/void": {"post": _op(
         "Post-void a whole sale: {reason}. Moves of kind 'void' restore exactly what the sale took; event sale.voided "
-        "lists the tenders to reverse", "manager, owner",
+        "lists the tenders to reverse. A cashier sends {reason, approval}: a token for action post_void with "
+        "details {sale_id}", "manager, owner; cashier with a manager's approval",
         {"200": {"description": "the sale with voided {at, by, reason} and tenders_reversed"},
          "404": {"description": "no such sale"}, "409": {"description": "already voided"},
          "422": {"description": "part of the sale was returned, or it is an exchange sale"}},
         params=[_path_param("sale_id")])},
     "/api/v1/returns": {"post": _op(
         "Record a return. With a receipt: {id (UUID), register_id, sale_id or receipt_code, lines: [{sale_line_no, qty, "
-        "reason, condition, note}], exchange_sale_id?}: prorated refunds to the sale's tenders in the proportions they "
+        "reason, condition, note}], exchange?}: prorated refunds to the sale's tenders in the proportions they "
         "paid. Without: {id, register_id, lines: [{sku, qty, amount_minor, reason, condition, note}]}, refunded in cash. "
         "Stock goes to the condition's location. A return without a receipt, or refunding more than "
         "store.return_approval_minor, is made by a manager (approved_by). " + _EXCHANGE,
@@ -228,6 +272,13 @@ OPENAPI["paths"].update({
          "403": {"description": "a manager must approve it (no receipt, or above the threshold)"},
          "409": {"description": "the same id with a different body"},
          "422": {"description": "more than was sold, a voided sale, or an unknown sale, item or exchange sale"}})},
+    "/api/v1/returns/{return_id}/refund-credit": {"post": _op(
+        "Call an exchange off: refund the return's unspent exchange credit by the usual rules, once "
+        "(event return.credit_refunded)", "cashier and up",
+        {"200": {"description": "{id, number, refunds [{kind, amount_minor, reference}]}"},
+         "404": {"description": "no such return"},
+         "422": {"description": "no_exchange_credit: it holds none, or it was spent or refunded"}},
+        params=[_path_param("return_id")])},
     "/api/v1/purchase-orders": {
         "get": _op("Purchase orders, newest first (?status=open|received|closed)", _MGR,
                    {"200": {"description": "{purchase_orders}"}},
@@ -301,4 +352,335 @@ OPENAPI["paths"].update({
         "The photo attached to a counted line", _MGR, {"200": {"description": "image/jpeg or image/png"},
                                                          "404": {"description": "no photo"}},
         params=[_path_param("session_id"), _path_param("sku")])},
+})
+
+OPENAPI["paths"].update({
+    "/api/v1/registers/{register_id}": {"get": _op(
+        "A register and the scales bound to it: {id, name, has_scale, scales: [{id, name, online}], weighing_max_age_s}",
+        "cashier and up, integration", {"200": {"description": "the register"}, "404": {"description": "no such register"}},
+        params=[_path_param("register_id")])},
+    "/api/v1/registers/{register_id}/weighings": {"post": _op(
+        "Take a legal-for-trade weighing {id (UUID)} from the register's scale: only a stable, positive, in-range "
+        "reading, and only once the scale has shown zero since its last weighing. A refusal records nothing",
+        "cashier and up",
+        {"201": {"description": "{id, register_id, device_id, grams, taken_at, tare_g}"},
+         "200": {"description": "the same id again: the first answer (Idempotent-Replayed: true)"},
+         "404": {"description": "no such register"},
+         "409": {"description": "code scale_offline, scale_no_reading, weight_in_motion, weight_not_positive, "
+                                "weight_over_capacity, weight_under_zero, scale_error, scale_not_zeroed, or "
+                                "idempotency_conflict (the id was used at another register)"},
+         "422": {"description": "code no_scale: no scale is bound to the register"}},
+        params=[_path_param("register_id")])},
+})
+
+_OWNER = "owner"
+_PRINTER = ("{id, host, port, kind: receipt_printer|label_printer, language: escpos|zpl|tspl|brother_ql, name, "
+            "added_by, added_at}")
+_SCAN = ("{state: idle|running|finished|cancelled|failed, hosts, done, port, found: [{host, port, escpos}], "
+         "started_at, finished_at, started_by}")
+OPENAPI["paths"].update({
+    "/api/v1/discovery/printers": {"get": _op(
+        "Printers on the network: advertised over mDNS (_pdl-datastream, _ipp, _printer), found by the last "
+        "port-9100 scan, and added by the owner", _OWNER,
+        {"200": {"description": "{zeroconf: bool (browsing on), advertised: [{name, service, host, addresses, port, "
+                                "product, ty, note, pdl, present, first_seen, last_seen}], scan: " + _SCAN
+                                + ", added: [" + _PRINTER + "]}"}})},
+    "/api/v1/discovery/scan": {
+        "post": _op("Start a port-9100 scan of the hub's subnet (at most a /discovery.scan_prefix around its "
+                    "address), or of {networks: [\"192.168.1.0/24\"]}; optional {port} (default 9100). A host that "
+                    "answers DLE EOT 1 with a status byte speaks ESC/POS", _OWNER,
+                    {"202": {"description": "the scan's progress, " + _SCAN},
+                     "409": {"description": "code scan_running (one at a time) or no_network"}}),
+        "get": _op("The running or last scan's progress and results", _OWNER, {"200": {"description": _SCAN}}),
+        "delete": _op("Cancel the running scan (its results so far stay)", _OWNER, {"200": {"description": _SCAN}})},
+    "/api/v1/printers": {
+        "get": _op("Network printers the owner added", _OWNER, {"200": {"description": "{printers: [" + _PRINTER + "]}"}}),
+        "post": _op("Add a network printer {host (IP or host name), port (default 9100), kind (default "
+                    "receipt_printer), language (default escpos), name}; the hub publishes the list, retained, on "
+                    "backroom/<hub>/hub/printers and the devices agent hosts it", _OWNER,
+                    {"201": {"description": _PRINTER},
+                     "409": {"description": "this host and port is already added"}}, body="NetworkPrinter")},
+    "/api/v1/printers/{printer_id}": {"delete": _op(
+        "Remove a network printer (the row keeps who added and removed it)", _OWNER,
+        {"200": {"description": "{id, removed: true}"}, "404": {"description": "no such printer"}},
+        params=[_path_param("printer_id")])},
+    "/api/v1/devices/credentials": {
+        "get": _op("Devices given MQTT credentials: who and when, and revocations", _OWNER,
+                   {"200": {"description": "{credentials: [{device_id, issued_by, issued_at, revoked_by, revoked_at}]}"}}),
+        "post": _op("Give a network device (ESP32 scale, scanner) its own MQTT user {device_id}; a new call replaces "
+                    "the password. The ACL lets it write only backroom/<hub>/dev/<device_id>/#", _OWNER,
+                    {"201": {"description": "{device_id, username, password (shown only now), host, port, tls_port, "
+                                            "hub_id, topics: {base, config, availability, events, commands, results, "
+                                            "hub_status}}"},
+                     "409": {"description": "the id is the hub's or the agent's user, or the password file is "
+                                            "missing or not writable (code no_passwd)"}}, body="DeviceId")},
+    "/api/v1/devices/credentials/{device_id}": {"delete": _op(
+        "Revoke a device's MQTT user: the broker reloads and drops its connection", _OWNER,
+        {"200": {"description": "{device_id, revoked: true}"}, "404": {"description": "it has no credentials"}},
+        params=[_path_param("device_id")])},
+})
+OPENAPI["components"]["schemas"].update({
+    "NetworkPrinter": {"type": "object", "required": ["host"], "additionalProperties": False, "properties": {
+        "host": {"type": "string"}, "port": {"type": "integer", "minimum": 1, "maximum": 65535, "default": 9100},
+        "kind": {"enum": ["receipt_printer", "label_printer"], "default": "receipt_printer"},
+        "language": {"enum": ["escpos", "zpl", "tspl", "brother_ql"], "default": "escpos"},
+        "name": {"type": "string", "maxLength": 100}}},
+    "DeviceId": {"type": "object", "required": ["device_id"], "properties": {"device_id": {"type": "string"}}},
+})
+
+_DEVICE = [_path_param("device_id")]
+OPENAPI["paths"].update({
+    "/api/v1/devices/{device_id}": {
+        "patch": _op("Rename a device (null: its announced name again; an announcement never overwrites it), bind it "
+                     "to a register (null: unbound), or make an input device act as a scanner or a keyboard (the "
+                     "hub remembers it and tells the device again whenever it announces another kind)",
+                     "manager, owner", {"200": {"description": "the device as GET /api/v1/devices lists it"},
+                                        "404": {"description": "no such device"},
+                                        "422": {"description": "no such register, or role on a device that is not "
+                                                               "an input device"}},
+                     body="DevicePatch", params=_DEVICE),
+        "delete": _op("Forget a device: the hub clears its retained config and availability on the broker (no ghost "
+                      "after a broker restart) and deletes its row. A device still connected announces itself "
+                      "again at the next hub start", "owner",
+                      {"200": {"description": "{device_id, forgotten: true, note}"},
+                       "404": {"description": "no such device"}}, params=_DEVICE)},
+    "/api/v1/devices/{device_id}/test": {"post": _op(
+        "A test action: test_page (printers), drawer {pin 2|5} (receipt printers), tare and zero (scales) send "
+        "cmd/<action> with a job id; the result arrives on /api/v1/status/stream as event device_job {job_id, "
+        "device_id, action, status done|failed, ok, error}. scan publishes data (default: a known item's barcode) "
+        "on the register's live channel as if this scanner read it, marked test: true",
+        "manager, owner",
+        {"202": {"description": "{job_id, device_id, action, status sent|done|failed, ok, error, created_at}; "
+                                "scan adds register_id, code and listeners (open register pages)"},
+         "404": {"description": "no such device"},
+         "409": {"description": "code device_offline"},
+         "422": {"description": "the action is not for this kind of device, or no register to scan to"}},
+        body="DeviceTest", params=_DEVICE)},
+    "/api/v1/devices/{device_id}/jobs/{job_id}": {"get": _op(
+        "A recent test job and its result", "manager, owner",
+        {"200": {"description": "the job, as the test action returned it, with ok, error and finished_at"},
+         "404": {"description": "no such recent job"}}, params=[*_DEVICE, _path_param("job_id")])},
+})
+OPENAPI["components"]["schemas"].update({
+    "DevicePatch": {"type": "object", "minProperties": 1, "additionalProperties": False, "properties": {
+        "name": {"type": ["string", "null"], "maxLength": 60},
+        "register_id": {"type": ["string", "null"]},
+        "role": {"enum": ["scanner", "keyboard", None]}}},
+    "DeviceTest": {"type": "object", "required": ["action"], "properties": {
+        "action": {"enum": ["test_page", "drawer", "tare", "zero", "scan"]},
+        "pin": {"enum": [2, 5], "default": 2}, "register_id": {"type": "string"},
+        "data": {"type": "string", "maxLength": 256}}},
+})
+
+OPENAPI["paths"].update({  # print jobs (hub.print_queue, hub.print_api)
+    "/api/v1/sales/{sale_id}/receipt": {"post": _op(
+        "Reprint a sale's receipt, marked COPY - REPRINT, never opening the drawer: {} or {device_id} (default: the "
+        "register's receipt printer). The job waits while the printer is offline and is retried after paper out; "
+        "its result comes on the register's events as 'job'", "cashier and up",
+        {"202": {"description": "the print job: {job_id, device_id, status, attempts, error, ...}"},
+         "404": {"description": "no such sale, or no such device"},
+         "409": {"description": "the register has no receipt printer and no device_id was given"}},
+        params=[_path_param("sale_id")])},
+    "/api/v1/print-jobs": {"get": _op(
+        "Print jobs, newest first; query device_id, status (queued, sent, printed, failed, cancelled), limit (<= 500)",
+        "manager, owner, integration", {"200": {"description": "{jobs: [...]}"}})},
+    "/api/v1/print-jobs/{job_id}": {"get": _op(
+        "One print job: status, attempts, error, next_attempt_at", "cashier and up, integration",
+        {"200": {"description": "the job"}, "404": {"description": "no such job"}}, params=[_path_param("job_id")])},
+    "/api/v1/print-jobs/{job_id}/cancel": {"post": _op(
+        "Cancel a job that is still waiting (queued or sent)", "manager, owner",
+        {"200": {"description": "the job, cancelled"}, "404": {"description": "no such job"},
+         "409": {"description": "the job already printed or failed"}}, params=[_path_param("job_id")])},
+})
+
+OPENAPI["paths"].update({  # cloud sync (hub.outbox, hub.sync_api); GET /api/v1/status has the sync state
+    "/api/v1/sync/dead-letters": {"get": _op(
+        "Events the cloud refused, set aside so the rest keeps flowing: [{seq, id, type, detail, answer (the "
+        "receiver's), at, replay, replay_by, replay_at}]", "manager, owner, integration",
+        {"200": {"description": "{dead_letters: [...]}"}})},
+    "/api/v1/sync/dead-letters/replay": {"post": _op(
+        "Send dead letters again once the cause is fixed: {seqs: [1017]} or {all: true}. Each keeps its seq and id",
+        "owner", {"200": {"description": "{replayed: n}"}, "404": {"description": "a seq is not a dead letter"}})},
+    "/api/v1/sync/pull": {"post": _op(  # hub.inbound_api
+        "Pull item and price changes from the back office now, instead of at the next interval (unless it asked "
+        "the hub to wait); the result shows in GET /api/v1/status at sync.inbound", "manager, owner",
+        {"202": {"description": "{pulling: true}"}, "409": {"description": "pulling is off (cloud.changes_url)"}})},
+    "/api/v1/sync/inbound": {"get": _op(
+        "The newest changes taken from the back office: [{change_id, type, sku, outcome (applied, scheduled, "
+        "ignored, refused), detail, at}]", "manager, owner, integration",
+        {"200": {"description": "{changes: [...]}"}, "400": {"description": "a bad outcome or limit"}},
+        params=[{"name": "outcome", "in": "query", "required": False,
+                 "schema": {"type": "string", "enum": ["applied", "scheduled", "ignored", "refused"]}},
+                {"name": "limit", "in": "query", "required": False,
+                 "schema": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100}}])},
+})
+
+OPENAPI["paths"].update({  # the registers' offline catalog (hub.catalog_snapshot, hub.snapshot_api)
+    "/api/v1/catalog/snapshot": {"get": _op(
+        "The catalog a register sells from when the hub is out of reach, streamed as NDJSON (application/x-ndjson): "
+        "a header {format, version, count, taxes: {category: rate_bp}, fields}, then one array per item "
+        "[sku, name, unit, price_minor, tax, active, variants, codes: [[code, pack_qty]]]. Then ask "
+        "/catalog/changes?since=version", "cashier and up, integration",
+        {"200": {"description": "NDJSON, streamed in constant memory"}})},
+    "/api/v1/catalog/changes": {"get": _op(
+        "Items changed since a snapshot's version: {version, since, more, taxes, fields, upserts (items as they are "
+        "now, with all their codes), removed (SKUs)}; with more: true ask again with since=version",
+        "cashier and up, integration",
+        {"200": {"description": "the delta"}, "410": {"description": "since is newer than this hub's catalog (a "
+                                                                      "restored database): load the snapshot again"}},
+        params=[{"name": "since", "in": "query", "required": True, "schema": {"type": "integer", "minimum": 0}}])},
+})
+OPENAPI["components"]["schemas"]["SaleRequest"]["properties"].update({
+    "offline": {"type": "boolean", "default": False,
+                "description": "the register made this sale while the hub was out of reach and replays it now: it is "
+                               "taken even where stock would go below zero (the items are flagged), prints no receipt, "
+                               "and is dated recorded_at. Not part of the idempotency comparison"},
+    "recorded_at": {"type": "string", "format": "date-time",
+                    "description": "with offline: when the cashier finished the sale, on the register's clock (a time "
+                                   "ahead of the hub's counts as now; older than 7 days needs a manager, else 422 "
+                                   "offline_too_old)"},
+    "charged": {"type": "object",
+                "description": "with offline: what the register charged, {total_minor, lines: [{unit_price_minor, "
+                               "total_minor}], catalog_version}; the hub records these prices (tax recomputed from "
+                               "them) instead of today's, and keeps both for review when they differ. offline is "
+                               "accepted only from a paired tablet or an integration token (else 403 "
+                               "offline_not_allowed) and within the register's last two shifts (else 422 "
+                               "offline_outside_shift)"},
+})
+
+OPENAPI["paths"].update({  # tablets as registers: pairing, PINs, approvals, shifts (hub.registers_api)
+    "/api/v1/pairing/codes": {"post": _op(
+        "Make a pairing code (6 digits, 10 minutes, single use; older codes stop working): {code, expires_at, url, "
+        "urls, qr_svg}. url is the hub's /pair?code=... as the owner's browser reached it (or its mDNS name)",
+        "owner", {"201": {"description": "the code and its QR code (SVG)"}})},
+    "/api/v1/pairing/check": {"post": _op(
+        "Check a pairing code {code} without using it: {registers: [{id, name, paired}]}. Wrong codes count: after "
+        "10 in 10 minutes every open code is cancelled", "none (the code is the credential)",
+        {"200": {"description": "the registers a tablet may become"}, "429": {"description": "too many wrong codes"}})},
+    "/api/v1/pairing": {"post": _op(
+        "Pair this browser as a register: {code, register_id} (an unpaired one) or {code, register_name} (a new "
+        "one). Sets the backroom_tablet cookie (HTTP-only, SameSite=Strict, 400 days): {tablet, register_id, next}",
+        "none (the code is the credential)",
+        {"201": {"description": "paired"}, "404": {"description": "no such register"},
+         "409": {"description": "code register_paired: the register has a tablet"},
+         "429": {"description": "too many wrong codes"}})},
+    "/api/v1/tablets": {"get": _op("Paired tablets: [{id, register_id, register_name, paired_at, paired_by, "
+                                   "user_agent, last_seen}]", "manager, owner", {"200": {"description": "{tablets}"}})},
+    "/api/v1/tablets/{tablet_id}/unpair": {"post": _op(
+        "Unpair a tablet: its token and any PIN session on it stop working at once", "owner",
+        {"200": {"description": "the tablet, with unpaired_at"}, "404": {"description": "no paired tablet"}},
+        params=[_path_param("tablet_id")])},
+    "/api/v1/tablet": {"get": _op(
+        "This paired tablet (by its cookie): {tablet, person (who is signed in, or null), people: [{username, "
+        "role, locked}] who have a PIN, csrf_token}", "a paired tablet's cookie",
+        {"200": {"description": "the tablet"}, "401": {"description": "code not_paired or unpaired"}})},
+    "/api/v1/tablet/signin": {"post": _op(
+        "Sign a person in on this tablet with {username, pin}: a session bound to the tablet's register. 5 wrong "
+        "PINs in a row lock the person for 15 minutes (403 code locked); 10 wrong PINs on one tablet in 5 minutes "
+        "make it wait (429)", "a paired tablet's cookie",
+        {"200": {"description": "{user, role, register_id, csrf_token}"}, "429": {"description": "too many tries"}})},
+    "/api/v1/tablet/signout": {"post": _op("Sign the person out of this tablet (the tablet stays paired)",
+                                           "a paired tablet's cookie", {"200": {"description": "{ok}"}})},
+    "/api/v1/people": {
+        "get": _op("People and their PIN state: [{username, role, has_pin, failures, locked_until, pin_set_at}]",
+                   "manager, owner", {"200": {"description": "{people}"}}),
+        "post": _op("Add a person who signs in at the till with a PIN only: {username, role, pin (4-8 digits; 6-8 for managers and owners)}",
+                    "owner", {"201": {"description": "{people}"}})},
+    "/api/v1/people/{username}/pin": {"post": _op(
+        "Set or reset a person's PIN {pin} (4-8 digits, 6-8 for managers and owners; stored only as a scrypt hash); lifts a lock", "owner",
+        {"200": {"description": "{people}"}, "404": {"description": "no such person"}},
+        params=[_path_param("username")])},
+    "/api/v1/people/{username}/unlock": {"post": _op(
+        "Lift a PIN lock", "manager, owner", {"200": {"description": "{people}"}}, params=[_path_param("username")])},
+    "/api/v1/pin-attempts": {"get": _op("The PIN audit: the last 100 tries [{at, place, username, purpose, ok, "
+                                        "reason}] (never the PIN), and refused: tries turned away before any PIN was checked "
+                                        "(locked person, tablet told to wait), counted in memory since the hub started",
+                                        "manager, owner", {"200": {"description": "{attempts, refused}"}})},
+    "/api/v1/registers/{register_id}/approvals": {"post": _op(
+        "A manager approves an action on this register: {action, approver, pin, details} -> {token, expires_at, "
+        "approver}: single use, valid 60 s, only for this action with exactly these details",
+        "cashier and up (the approver must be a manager or owner)",
+        {"201": {"description": "the approval token"}, "429": {"description": "too many tries"}},
+        params=[_path_param("register_id")])},
+    "/api/v1/registers/{register_id}/shifts": {"post": _op(
+        "Open a shift with the float counted into the drawer {float_minor}. A paired tablet's cashier sells only "
+        "in an open shift (409 code no_shift)", "cashier and up",
+        {"201": {"description": "the shift"}, "409": {"description": "code shift_open"}},
+        params=[_path_param("register_id")])},
+    "/api/v1/registers/{register_id}/shift": {"get": _op(
+        "The register's open shift and its X report so far: {shift, report}, both null when none is open",
+        "cashier and up, integration", {"200": {"description": "{shift, report}"}},
+        params=[_path_param("register_id")])},
+    "/api/v1/shifts/{shift_id}/close": {"post": _op(
+        "Close a shift with the cash count {counted_minor, denominations?: [{value_minor, count}]}: the Z report "
+        "(totals by tender, tax rate, returns, voids, discounts, expected cash and over/short), kept, sent as "
+        "shift.closed and printed on the register's receipt printer (print_job)", "cashier and up",
+        {"200": {"description": "the Z report"}, "409": {"description": "code shift_closed"}},
+        params=[_path_param("shift_id")])},
+    "/api/v1/shifts/{shift_id}/report": {"get": _op(
+        "A closed shift's Z report as kept, or an open shift's X report", "cashier and up, integration",
+        {"200": {"description": "the report"}, "404": {"description": "no such shift"}},
+        params=[_path_param("shift_id")])},
+    "/api/v1/shifts/{shift_id}/print": {"post": _op(
+        "Print the shift's report again on the register's receipt printer", "cashier and up",
+        {"202": {"description": "the print job"}, "409": {"description": "code no_printer"}},
+        params=[_path_param("shift_id")])},
+})
+OPENAPI["info"]["description"] = _CARD_GUARD
+_SV = ("{code, kind (gift_card or store_credit), balance_minor, currency, created_at, created_by, note, movements: "
+       "the latest 20 [{id, kind (issue, top_up, redeem, refund, void), amount_minor, balance_minor, actor, sale_id, "
+       "return_id, note, created_at}]}")
+OPENAPI["paths"].update({
+    "/api/v1/stored-value": {"post": _op(
+        "Issue a gift card or store credit: {kind, amount_minor, code? (the code on the card; made up when absent), "
+        "note?}", "manager, owner",
+        {"201": {"description": _SV}, "409": {"description": "code already_issued"}})},
+    "/api/v1/stored-value/{code}": {"get": _op(
+        "A gift card's or store credit's balance and latest movements (redeem it as a sale tender)",
+        "cashier and up, integration", {"200": {"description": _SV}, "404": {"description": "no such code"}},
+        params=[_path_param("code")])},
+    "/api/v1/stored-value/{code}/top-ups": {"post": _op(
+        "Add to a gift card or store credit: {id (client UUID: a retry counts once), amount_minor, note?}",
+        "manager, owner", {"201": {"description": _SV}, "404": {"description": "no such code"},
+                           "409": {"description": "the same id with other details"}},
+        params=[_path_param("code")])},
+})
+
+# -- the cart: discounts, price overrides, taxes, parked and voided carts (hub.cart, hub.parked) -------
+_DISCOUNT = {"type": "object", "description": "{percent_bp, reason} or {amount_minor, reason}; reason from "
+             "store.discount_reasons. Above store.discount_approval_bp / _minor a cashier needs a manager's approval",
+             "properties": {"percent_bp": {"type": "integer", "minimum": 1, "maximum": 10000},
+                            "amount_minor": {"type": "integer", "minimum": 1}, "reason": {"type": "string"}}}
+_SALE = OPENAPI["components"]["schemas"]["SaleRequest"]["properties"]
+_SALE["lines"]["items"]["properties"].update({
+    "discount": _DISCOUNT,
+    "price_override": {"type": "object", "description": "sell at this unit price instead (a manager, or a cashier "
+                       "with approval price_override); recorded with the price it replaced, who and why",
+                       "properties": {"unit_price_minor": {"type": "integer", "minimum": 0}, "reason": {"type": "string"}}}})
+_SALE["cart_discount"] = {**_DISCOUNT, "description": "off the whole cart, spread over the lines by amount"}
+_SALE["approvals"] = {"type": "object", "description": "tokens from POST /registers/{id}/approvals for the "
+                      "approvals_needed a quote named: {discount, price_override}",
+                      "properties": {"discount": {"type": "string"}, "price_override": {"type": "string"}}}
+OPENAPI["paths"]["/api/v1/sales/quote"]["post"]["summary"] += (
+    "; body {lines, tier, cart_discount}; answers the lines with their discounts, taxes (per rate), "
+    "discount_minor and approvals_needed [{action, details}] for the caller's role")
+_REGISTER = [_path_param("register_id")]
+OPENAPI["paths"].update({
+    "/api/v1/registers/{register_id}/parked": {
+        "get": _op("Carts parked at any register and not yet resumed, oldest first: {parked: [{id, register_id, "
+                   "label, line_count, parked_by, parked_at}]}", "cashier and up",
+                   {"200": {"description": "the parked carts"}}, params=_REGISTER),
+        "post": _op("Park a cart {id (UUID), cart: {lines, ...}, label}; kept across hub restarts; the same id "
+                    "again answers 200", "cashier and up",
+                    {"201": {"description": "parked"}, "200": {"description": "parked before with this id"},
+                     "409": {"description": "the same id with other lines"}}, params=_REGISTER)},
+    "/api/v1/registers/{register_id}/parked/{cart_id}/resume": {"post": _op(
+        "Resume a parked cart here: answers it with its cart and takes it off the list", "cashier and up",
+        {"200": {"description": "the cart"}, "404": {"description": "unknown"},
+         "409": {"description": "resumed already (who, where, when)"}},
+        params=[*_REGISTER, _path_param("cart_id")])},
+    "/api/v1/registers/{register_id}/cart-voids": {"post": _op(
+        "Record a cart voided before payment {id, lines, total_minor, reason} as a cart.voided event",
+        "cashier and up", {"201": {"description": "recorded (the same id again: the first record)"}},
+        params=_REGISTER)},
 })

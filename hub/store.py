@@ -5,17 +5,19 @@ from __future__ import annotations
 import hashlib
 import json
 import sqlite3
-import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
+from hub import events, stored_value
 from hub.clock import Clock, iso, system_clock
 from hub.db import Database
-from hub.domain import barcodes, kits, money, pricing
+from hub.domain import barcodes, kits, money, pricing, tax
 from hub.domain.sale import CatalogItem, Sale, SaleLine
 from hub.errors import Conflict, NotFound, UnprocessableError
+from hub.outbox import Outbox
 
-EVENT_VERSION = 1
+Approve = Callable[[sqlite3.Connection, Sale], tuple[Sale, str | None]]
+SpendCredit = Callable[[sqlite3.Connection, Sale, str], None]  # (conn, sale, created_at): hub.returns.spend_credit
 
 
 def canonical_hash(body: Any) -> str:
@@ -26,7 +28,12 @@ def line_dict(ln: SaleLine) -> dict[str, Any]:
     return {"line_no": ln.line_no, "sku": ln.sku, "name": ln.name, "unit": ln.unit, "qty": ln.qty,
             "unit_price_minor": ln.unit_price_minor, "total_minor": ln.total_minor,
             "tax_rate_bp": ln.tax_rate_bp, "tax_minor": ln.tax_minor, "modifiers": list(ln.modifiers),
-            "saving_minor": ln.saving_minor}
+            "saving_minor": ln.saving_minor, "weight_source": ln.weight_source, "weighing_id": ln.weighing_id or None,
+            "discount_minor": ln.discount_minor, "discount_reason": ln.discount_reason,
+            "cart_discount_minor": ln.cart_discount_minor,
+            "price_override": None if ln.override_from_minor is None else {
+                "from_minor": ln.override_from_minor, "to_minor": ln.unit_price_minor, "reason": ln.override_reason,
+                "by": ln.override_by, "approver": ln.override_approver or None}}
 
 
 def normalize_code(code: str, region: str = "", pattern: str = "", check_price_digit: bool = True) -> str:
@@ -69,55 +76,18 @@ class Store:
         return self.append_event_json(conn, type_, json.dumps(data, separators=(",", ":")))
 
     def append_event_json(self, conn: sqlite3.Connection, type_: str, data: str) -> int:
-        cur = conn.execute(
-            "INSERT INTO outbox (id, type, occurred_at, v, data) VALUES (?, ?, ?, ?, ?)",
-            (uuid.uuid4().hex, type_, iso(self.clock()), EVENT_VERSION, data),
-        )
-        return int(cur.lastrowid or 0)
+        """The same with data already JSON text; v comes from the catalog (hub.events), which refuses unknown types."""
+        return events.append_event_json(conn, type_, data, iso(self.clock()))
 
+    # What follows delegates to hub.outbox, which owns the rest of the outbox's SQL.
     def pending_events(self, limit: int) -> list[dict[str, Any]]:
-        acked = self.db.conn.execute("SELECT acked_seq FROM sync_state WHERE id = 1").fetchone()[0]
-        rows = self.db.conn.execute(
-            "SELECT seq, id, type, occurred_at, v, data FROM outbox WHERE seq > ? ORDER BY seq LIMIT ?",
-            (acked, limit),
-        ).fetchall()
-        return [
-            {"id": r["id"], "hub_id": self.hub_id, "seq": r["seq"], "type": r["type"],
-             "occurred_at": r["occurred_at"], "v": r["v"], "data": json.loads(r["data"])}
-            for r in rows
-        ]
+        return [json.loads(env) for _, env in Outbox(self.db, self.hub_id, self.clock).take(0, None, limit, 1 << 40)]
 
     def ack_events(self, seq: int) -> None:
-        with self.db.write() as conn:
-            conn.execute(
-                "UPDATE sync_state SET acked_seq = max(acked_seq, ?), last_success_at = ?, last_error = NULL WHERE id = 1",
-                (seq, iso(self.clock())),
-            )
-
-    def record_sync_error(self, message: str) -> None:
-        with self.db.write() as conn:
-            conn.execute(
-                "UPDATE sync_state SET last_error = ?, last_error_at = ? WHERE id = 1",
-                (message[:500], iso(self.clock())),
-            )
+        Outbox(self.db, self.hub_id, self.clock).ack_through(seq)
 
     def sync_summary(self) -> dict[str, Any]:
-        conn = self.db.conn
-        state = conn.execute("SELECT * FROM sync_state WHERE id = 1").fetchone()
-        last_seq = conn.execute("SELECT coalesce(max(seq), 0) FROM outbox").fetchone()[0]
-        oldest = conn.execute(
-            "SELECT occurred_at FROM outbox WHERE seq > ? ORDER BY seq LIMIT 1", (state["acked_seq"],)
-        ).fetchone()
-        backlog = conn.execute("SELECT count(*) FROM outbox WHERE seq > ?", (state["acked_seq"],)).fetchone()[0]
-        return {
-            "backlog": backlog,
-            "oldest_unsent_at": oldest[0] if oldest else None,
-            "acked_seq": state["acked_seq"],
-            "last_seq": last_seq,
-            "last_success_at": state["last_success_at"],
-            "last_error": state["last_error"],
-            "last_error_at": state["last_error_at"],
-        }
+        return Outbox(self.db, self.hub_id, self.clock).summary()
 
     # -- catalog ----------------------------------------------------------------------------
     def items(self, skus: Iterable[str]) -> dict[str, CatalogItem]:
@@ -319,25 +289,90 @@ class Store:
                     "shop does not sell below zero; take it off the sale, or receive or count it first",
                     field="lines", code="out_of_stock")
 
+    @staticmethod
+    def _offline_shift(conn: sqlite3.Connection, register_id: str, offline: dict[str, Any]) -> str | None:
+        """The shift an offline sale belongs to: the register's last shift opened by its recorded time (its
+        drawer took the cash), even if closed since. A tablet's sale must fall in one of the register's two
+        latest shifts (the one it lost the hub in, and one opened elsewhere meanwhile): no backdating."""
+        rows = conn.execute("SELECT id, number, opened_at FROM shifts WHERE register_id = ? ORDER BY number DESC",
+                            (register_id,)).fetchall()
+        found = next((r for r in rows if r["opened_at"] <= offline["shift_from"]), None)
+        if offline["tablet"] and (found is None or found["id"] not in [r["id"] for r in rows[:2]]):
+            since = f" (shift #{rows[0]['number']} opened at {rows[0]['opened_at']})" if rows else ""
+            raise UnprocessableError(
+                f"this offline sale was recorded at {offline['recorded_at']}, before this register's current shift"
+                f"{since}; a register replays only sales of the shift it lost the hub in. A manager must enter it "
+                "as a new sale", field="recorded_at", code="offline_outside_shift")
+        return str(found["id"]) if found is not None else None
+
+    def _record_offline(self, conn: sqlite3.Connection, sale: Sale, offline: dict[str, Any],
+                        taken: list[tuple[str, int]], location: str) -> None:
+        """An offline sale goes through even where the shop blocks negative stock; the items it
+        takes below zero are kept with it (offline_sales) and show on the exceptions list, and the
+        lines it charged at other than today's prices are kept there too, for review. It is booked
+        into the shift open when it was made, not the one open now."""
+        conn.execute("UPDATE sales SET shift_id = ? WHERE id = ?",
+                     (self._offline_shift(conn, sale.register_id, offline), sale.id))
+        oversold = []
+        try:
+            self.check_negative(conn, taken, location)
+        except UnprocessableError:
+            wanted: dict[str, int] = {}
+            for sku, qty in taken:
+                wanted[sku] = wanted.get(sku, 0) + qty
+            for sku, qty in sorted(wanted.items()):
+                row = conn.execute("SELECT coalesce(on_hand, 0) FROM stock_levels WHERE sku = ? AND location = ?",
+                                   (sku, location)).fetchone()
+                if (row[0] if row else 0) - qty < 0:
+                    oversold.append(sku)
+        conn.execute("INSERT INTO offline_sales (sale_id, recorded_at, received_at, oversold, catalog_version, "
+                     "today_total_minor, price_differences) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                     (sale.id, offline["recorded_at"], iso(self.clock()), json.dumps(oversold),
+                      offline["catalog_version"], offline["today_total_minor"], json.dumps(offline["differences"])))
+
+    @staticmethod
+    def _claim_weighings(conn: sqlite3.Connection, sale: Sale) -> None:
+        """A weighing pays for one sale line, ever: claimed in the sale's own transaction (hub.weighing)."""
+        for ln in sale.lines:
+            if ln.weighing_id and conn.execute(
+                    "UPDATE weighings SET sale_id = ?, line_no = ? WHERE id = ? AND sale_id IS NULL AND register_id = ?",
+                    (sale.id, ln.line_no, ln.weighing_id, sale.register_id)).rowcount != 1:
+                raise Conflict(f"line {ln.line_no}: weighing {ln.weighing_id} already paid for another sale line; weigh "
+                               "the item again", field=f"lines[{ln.line_no - 1}].weighing_id", code="weighing_used")
+
     def register_exists(self, register_id: str) -> bool:
         return self.db.conn.execute("SELECT 1 FROM registers WHERE id = ?", (register_id,)).fetchone() is not None
 
     def record_sale(self, sale: Sale, request_hash: str, actor: str, receipt: dict[str, Any],
-                    location: str = "floor") -> tuple[dict[str, Any], bool]:
+                    location: str = "floor", offline: dict[str, Any] | None = None,
+                    approve: Approve | None = None,
+                    spend_credit: SpendCredit | None = None) -> tuple[dict[str, Any], bool]:
         """Commit sale, lines, tenders, stock moves, its receipt job and the outbox event at once.
 
         Returns (response, created). The same id and body again returns the first response.
+        offline: an offline sale's {recorded_at (its time on the register), tablet, differences,
+        catalog_version, today_total_minor, shift_from} (hub.service); it is never refused for stock.
+        approve: spends the sale's manager approvals in this transaction (hub.approvals); it returns the
+        sale with its overrides' approvers and the discount's approver (None: none was needed).
+        spend_credit: spends the returns' exchange credit its `exchange` tenders name; without it they are refused.
         """
-        return self.db.transact(lambda conn: self._record_sale(conn, sale, request_hash, actor, receipt, location))
+        return self.db.transact(lambda conn: self._record_sale(conn, sale, request_hash, actor, receipt, location,
+                                                               offline, approve, spend_credit))
 
     def _record_sale(self, conn: sqlite3.Connection, sale: Sale, request_hash: str, actor: str,
-                     receipt: dict[str, Any], location: str) -> tuple[dict[str, Any], bool]:
+                     receipt: dict[str, Any], location: str, offline: dict[str, Any] | None = None,
+                     approve: Approve | None = None,
+                     spend_credit: SpendCredit | None = None) -> tuple[dict[str, Any], bool]:
         row = conn.execute("SELECT request_hash, response FROM sales WHERE id = ?", (sale.id,)).fetchone()
         replay = self._replay(sale.id, row, request_hash)
         if replay is not None:
             return replay, False
+        discount_approver = None
+        if approve is not None:
+            sale, discount_approver = approve(conn, sale)
         number = conn.execute("SELECT coalesce(max(number), 0) + 1 FROM sales").fetchone()[0]
-        created_at = iso(self.clock())
+        recorded_at = offline["recorded_at"] if offline else None
+        created_at = recorded_at or iso(self.clock())
         response = {
             "id": sale.id, "number": number, "register_id": sale.register_id, "currency": self.currency,
             "lines": [line_dict(line) for line in sale.lines],
@@ -346,6 +381,12 @@ class Store:
             "total_minor": sale.total_minor, "tax_minor": sale.tax_minor,
             "tendered_minor": sale.tendered_minor, "change_minor": sale.change_minor,
             "created_at": created_at, "receipt_code": f"S{number:08d}",
+            "taxes": tax.rates_dicts(sale.taxes),
+            "cart_discount": None if sale.cart_discount is None else {
+                "reason": sale.cart_discount.reason, "percent_bp": sale.cart_discount.percent_bp or None,
+                "amount_minor": sum(ln.cart_discount_minor for ln in sale.lines)},
+            "discount_minor": sum(ln.discount_minor + ln.cart_discount_minor for ln in sale.lines),
+            "discount_approver": discount_approver,
         }
         response["receipt"] = receipt  # the event carries the receipt plan too: one encoding for both
         text = json.dumps(response, separators=(",", ":"))
@@ -357,16 +398,31 @@ class Store:
         )
         conn.executemany(
             "INSERT INTO sale_lines (sale_id, line_no, sku, name, unit, qty, unit_price_minor, total_minor, tax_rate_bp, "
-            "tax_minor, modifiers, saving_minor) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "tax_minor, modifiers, saving_minor, weight_source, weighing_id, discount_minor, discount_reason, "
+            "cart_discount_minor, discount_approver, override_from_minor, override_reason, override_by, override_approver) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [(sale.id, ln.line_no, ln.sku, ln.name, ln.unit, ln.qty, ln.unit_price_minor, ln.total_minor, ln.tax_rate_bp,
-              ln.tax_minor, json.dumps(list(ln.modifiers)), ln.saving_minor) for ln in sale.lines],
+              ln.tax_minor, json.dumps(list(ln.modifiers)), ln.saving_minor, ln.weight_source, ln.weighing_id or None,
+              ln.discount_minor, ln.discount_reason, ln.cart_discount_minor,
+              discount_approver if ln.discount_minor or ln.cart_discount_minor else None,
+              ln.override_from_minor, ln.override_reason, ln.override_by or None, ln.override_approver or None)
+             for ln in sale.lines],
         )
+        self._claim_weighings(conn, sale)
         conn.executemany(
             "INSERT INTO sale_tenders (sale_id, line_no, kind, amount_minor, reference) VALUES (?, ?, ?, ?, ?)",
             [(sale.id, i, t.kind, t.amount_minor, t.reference) for i, t in enumerate(sale.tenders, start=1)],
         )
+        stored_value.redeem_tenders(conn, sale.id, sale.tenders, actor, created_at, self.currency)  # gift cards, credit
+        if any(t.kind == "exchange" for t in sale.tenders):  # only a recorded return's unspent credit pays
+            if spend_credit is None:
+                raise UnprocessableError("exchange credit cannot pay here", field="tenders", code="no_exchange_credit")
+            spend_credit(conn, sale, created_at)
         taken = self._stock_taken(conn, sale)
-        self.check_negative(conn, taken, location)
+        if offline is None:
+            self.check_negative(conn, taken, location)
+        else:  # the customer left with the goods: record the sale, flag what it oversold
+            self._record_offline(conn, sale, offline, taken, location)
         conn.executemany(self._MOVE_SQL, [(sku, location, -qty, "sale", "sale", "sale", sale.id, actor, sale.register_id,
                                            created_at) for sku, qty in taken])
         if receipt.get("job_id"):

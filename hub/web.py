@@ -14,21 +14,33 @@ from urllib.parse import quote
 from flask import Flask, Response, g, redirect, request, session
 from werkzeug.exceptions import HTTPException
 
+from hub.cart_api import cart_blueprint
 from hub.counts_api import counts_blueprint
+from hub.devices_api import devices_blueprint
+from hub.discovery_api import discovery_blueprint
 from hub.errors import BackroomError, NotFound, ValidationError
-from hub.http import _body, _json, requires
+from hub.http import _body, _json, is_pin_session, requires, sign_in_check
+from hub.inbound_api import inbound_blueprint
 from hub.items_api import items_blueprint
 from hub.live import CLOSE, HEARTBEAT_S, sse_stream
 from hub.openapi import OPENAPI
+from hub.pairing import COOKIE as TABLET_COOKIE
+from hub.print_api import print_blueprint
+from hub.registers_api import registers_blueprint
 from hub.returns_api import returns_blueprint
 from hub.service import HubService
+from hub.snapshot_api import snapshot_blueprint
 from hub.stock_api import stock_blueprint
+from hub.sync_api import sync_blueprint
+from hub.tenders_api import init_app as card_guard
+from hub.tenders_api import stored_value_blueprint
+from hub.weighing_api import weighing_blueprint
 
 log = logging.getLogger(__name__)
 
 STATUS_PUSH_S = 2.0
 PAGES = {"status": "status.html", "register": "register.html", "login": "login.html", "items": "items.html",
-         "stock": "stock.html", "count": "count.html"}
+         "stock": "stock.html", "count": "count.html", "pair": "pair.html"}
 STATIC_TYPES = {".js": "text/javascript", ".css": "text/css", ".svg": "image/svg+xml",
                 ".json": "application/json", ".webmanifest": "application/manifest+json", ".png": "image/png"}
 
@@ -71,6 +83,17 @@ def create_app(svc: HubService) -> Flask:
     app.register_blueprint(stock_blueprint(svc))
     app.register_blueprint(counts_blueprint(svc))
     app.register_blueprint(returns_blueprint(svc))
+    app.register_blueprint(discovery_blueprint(svc))
+    app.register_blueprint(weighing_blueprint(svc))
+    app.register_blueprint(print_blueprint(svc))
+    app.register_blueprint(devices_blueprint(svc))
+    app.register_blueprint(registers_blueprint(svc))
+    app.register_blueprint(cart_blueprint(svc))
+    app.register_blueprint(snapshot_blueprint(svc))
+    app.register_blueprint(sync_blueprint(svc))
+    app.register_blueprint(inbound_blueprint(svc))
+    app.register_blueprint(stored_value_blueprint(svc.stored_value))
+    card_guard(app)  # after bind(): a JSON body with a card number in it is refused before any view
 
     @app.get("/healthz")
     def healthz() -> Response:
@@ -79,6 +102,8 @@ def create_app(svc: HubService) -> Flask:
     # -- people --------------------------------------------------------------------------------
     @app.get("/login")
     def login_page() -> Response:
+        if TABLET_COOKIE in request.cookies and request.args.get("next", "").startswith("/register"):
+            return redirect("/register")  # type: ignore[return-value]  # a tablet signs in by PIN, or pairs again
         return Response(_web_file(PAGES["login"]), mimetype="text/html")
 
     @app.post("/login")
@@ -108,7 +133,10 @@ def create_app(svc: HubService) -> Flask:
 
     # -- pages ---------------------------------------------------------------------------------
     def page(name: str) -> Response:
-        if "user" not in session or svc.auth.current_role(session["user"]) is None:
+        if name == "register" and TABLET_COOKIE in request.cookies and "user" not in session:
+            return Response(_web_file(PAGES[name]), mimetype="text/html")  # a paired tablet: PIN sign-in there
+        if ("user" not in session or svc.auth.current_role(session["user"]) is None
+                or (name != "register" and is_pin_session())):  # back office needs the password
             wanted = request.full_path.rstrip("?")  # keep ?view=... through the sign-in
             return redirect(f"/login?next={quote(wanted, safe='/')}")  # type: ignore[return-value]
         return Response(_web_file(PAGES[name]), mimetype="text/html")
@@ -142,15 +170,19 @@ def create_app(svc: HubService) -> Flask:
     @requires("manager")
     def status_stream() -> Response:
         sub = svc.channels.subscribe("status")
+        still_signed_in = sign_in_check()
 
         def body() -> Iterator[bytes]:
             max_age = STATUS_PUSH_S / 2
             try:
-                while True:
+                while still_signed_in():  # a disabled person or a revoked token stops seeing it
                     yield f"event: status\ndata: {json.dumps(svc.status_snapshot(max_age))}\n\n".encode()
                     try:  # a device change is pushed at once and fresh; otherwise every STATUS_PUSH_S
-                        if sub.queue.get(timeout=STATUS_PUSH_S) == CLOSE:
+                        item = sub.queue.get(timeout=STATUS_PUSH_S)
+                        if item == CLOSE:
                             return
+                        if item[0] == "device_job":  # a test action's result, passed on as it is
+                            yield f"event: device_job\ndata: {item[1]}\n\n".encode()
                         max_age = 0.0
                     except queue.Empty:
                         max_age = STATUS_PUSH_S / 2
@@ -182,7 +214,10 @@ def create_app(svc: HubService) -> Flask:
     @app.post("/api/v1/sales")
     @requires("cashier", "integration")
     def create_sale() -> Response:
-        response, created = svc.complete_sale(_body(), g.actor)
+        body = _body()
+        if g.get("register"):  # a paired tablet's cashier: at that register, in an open shift
+            svc.shifts.check_tablet_sale(body, g.register)
+        response, created = svc.complete_sale(body, g.actor, g.role, tablet=bool(g.get("tablet")))
         resp = _json(response, 201 if created else 200)
         if not created:
             resp.headers["Idempotent-Replayed"] = "true"
@@ -191,7 +226,7 @@ def create_app(svc: HubService) -> Flask:
     @app.post("/api/v1/sales/quote")
     @requires("cashier", "integration")
     def quote_sale() -> Response:
-        return _json(svc.quote(_body()))
+        return _json(svc.quote(_body(), g.role))
 
     @app.get("/api/v1/registers/<register_id>/events")
     @requires("cashier")
@@ -201,7 +236,10 @@ def create_app(svc: HubService) -> Flask:
         sub = svc.channels.subscribe(f"register:{register_id}")
         for weight in svc.registry.weights_for(register_id):  # the scale only speaks on change
             sub.put(("weight", json.dumps(weight)))
-        return Response(sse_stream(sub, HEARTBEAT_S), mimetype="text/event-stream",
+        cloud = svc.cloud_state()  # the cloud link changes rarely: the page needs the current one
+        if cloud:
+            sub.put(("cloud", json.dumps(cloud)))
+        return Response(sse_stream(sub, HEARTBEAT_S, sign_in_check()), mimetype="text/event-stream",
                         headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
 
     @app.get("/api/v1/devices")

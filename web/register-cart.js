@@ -1,5 +1,6 @@
 // The cart: its lines, kept across reloads, and their prices as the hub quotes them.
-import { api, el, formatMoney, formatQtyUnit, newId, setText } from "/static/common.js";
+import { el, formatMoney, formatQtyUnit, newId, setText } from "/static/common.js";
+import { priceCart } from "./register-offline.js";
 import { $, keys, locked, state } from "./register-state.js";
 
 const QUOTE_DEBOUNCE_MS = 150; // scans in a burst get one quote, asked once the burst is over
@@ -30,10 +31,30 @@ export const quote = {
   last: null, // the latest answer, with the cart it priced: {key, byLine, total_minor, tax_minor, ...}
 };
 
-/** The cart as the hub prices it: skus and quantities, in order. */
+/** The cart as the hub prices it: skus, quantities and adjustments, in order, with the tier and cart discount. */
 function cartKey(lines = state.lines) {
-  return JSON.stringify(lines.map((l) => [l.sku, l.qty]));
+  return JSON.stringify([cartFields(), lines.map((l) => [l.sku, l.qty, lineExtras(l)])]);
 }
+
+/** What a line adds to its sku and qty: modifiers, a discount, a price override (register-discounts.js). */
+export function lineExtras(l) {
+  const extra = {};
+  if (l.modifiers?.length) extra.modifiers = l.modifiers;
+  if (l.discount) extra.discount = l.discount;
+  if (l.price_override) extra.price_override = l.price_override;
+  return extra;
+}
+
+/** The cart's own fields in a quote or sale: the customer's price tier and a cart discount. */
+export function cartFields() {
+  const fields = {};
+  if (state.tier && state.tier !== "retail") fields.tier = state.tier;
+  if (state.cartDiscount) fields.cart_discount = state.cartDiscount;
+  return fields;
+}
+
+// register-discounts.js and register-parked.js listen here: after every render, and when a cart is voided
+export const cartHooks = { rendered: [], voided: [] };
 
 /** The hub's total for the cart as it is now, or null while that is not known. */
 export function quotedTotal() {
@@ -72,9 +93,9 @@ async function askQuote() {
   renderTotals();
   renderPay();
   try {
-    const data = await api("/api/v1/sales/quote", {
-      method: "POST", body: { lines: lines.map((l) => ({ sku: l.sku, qty: l.qty })) }, signal: ctl.signal,
-    });
+    // the hub's quote; while it is out of reach, the same shape priced from this tablet's catalog
+    const data = await priceCart({ lines: lines.map((l) => ({ sku: l.sku, qty: l.qty, ...lineExtras(l) })), ...cartFields() },
+      ctl.signal);
     if (seq !== quote.seq) return;
     quote.last = { ...data, key: cartKey(lines), byLine: new Map(lines.map((l, i) => [l.key, data.lines[i]])) };
     quote.state = "ok";
@@ -94,17 +115,29 @@ async function askQuote() {
   renderPay();
 }
 
+/** A cart line as the hub takes it in a sale: a weighed line names its weighing or its label. */
+export function lineBody(l) {
+  const body = { sku: l.sku, qty: l.qty, ...lineExtras(l) };
+  if (l.weighing_id) body.weighing_id = l.weighing_id;
+  else if (l.code) body.code = l.code;
+  return body;
+}
+
+const SOURCE_TEXT = { scale: "weighed", label: "from label", manual: "manual weight" };
+
 /** After the link comes back: a quote that failed is asked again, with nothing for the cashier to do. */
 export function retryQuote() {
   if (quote.state === "failed") askQuote();
 }
 
-export function addLine(item, qty) {
-  let line = item.unit === "each" ? state.lines.find((l) => l.sku === item.sku && l.unit === "each") : null;
+/** weight: for a weighed item, where its grams came from: {source: "scale", weighing_id} | {source: "label", code} | {source: "manual"}. */
+export function addLine(item, qty, weight = {}) {
+  let line = item.unit === "each"
+    ? state.lines.find((l) => l.sku === item.sku && l.unit === "each" && !l.modifiers?.length && !l.price_override) : null;
   if (line) {
     line.qty += qty;
   } else {
-    line = { key: newId(), sku: item.sku, name: item.name, unit: item.unit, price_minor: item.price_minor, qty };
+    line = { key: newId(), sku: item.sku, name: item.name, unit: item.unit, price_minor: item.price_minor, qty, ...weight };
     state.lines.push(line);
   }
   cartChanged();
@@ -165,6 +198,7 @@ function renderTotals() {
   }
   // Open while pricing, so a quick tap isn't lost; the sheet waits for the quote before taking money.
   $("pay-cash").disabled = !state.lines.length || quote.state === "failed" || (total !== null && total <= 0);
+  for (const hook of cartHooks.rendered) hook(quote);
 }
 
 /** A line's unit price and total as the hub quoted them; before that, the price from its lookup and "…". */
@@ -203,7 +237,9 @@ function cartLine(l, fresh) {
       el("span", { class: "count", "data-testid": "line-qty" }, l.qty),
       el("button", { class: "btn", type: "button", "aria-label": `One more ${l.name}`,
         onclick: () => changeQty(l.key, 1) }, "+"))
-    : el("div", { class: "qty" }, el("span", { class: "weight", "data-testid": "line-qty" }, formatQtyUnit(l.qty, l.unit)));
+    : el("div", { class: "qty" }, el("span", { class: "weight", "data-testid": "line-qty" }, formatQtyUnit(l.qty, l.unit)),
+      l.source && el("span", { class: `weight-source ${l.source === "manual" ? "badge badge-warn" : "muted"}`,
+        "data-testid": "weight-source", dataset: { source: l.source } }, SOURCE_TEXT[l.source] || l.source));
   return el("li", {
     class: `cart-line${fresh ? " fresh" : ""}`, "data-testid": "cart-line",
     dataset: { sku: l.sku, key: l.key, qty: String(l.qty), unit: l.unit },
@@ -220,20 +256,22 @@ let clearArmed = null;
 function resetClear() {
   clearTimeout(clearArmed);
   clearArmed = null;
-  setText($("clear-cart"), "Clear cart");
+  setText($("clear-cart"), "Void cart");
 }
 
 export function clearCartTapped() {
   if (locked()) return;
   if (!clearArmed) { // two taps, so a stray touch never empties a full cart
-    setText($("clear-cart"), "Tap again to clear");
+    setText($("clear-cart"), "Tap again to void");
     clearArmed = setTimeout(resetClear, 4000);
     return;
   }
+  const voided = state.lines;
   state.lines = [];
   cancelWeighing();
   cartChanged();
   renderCart();
+  for (const hook of cartHooks.voided) hook(voided);
 }
 
 /** The hub's reason in the cashier's words; a bad line is named by its item, not its index. */

@@ -1,9 +1,14 @@
 // Paying: the cash sheet, the sale sent with its pending copy kept in localStorage, retries, the result.
 import {
-  api, el, formatMoney, moneyInputValue, newId, parseMoney, quickAmounts, sentence, setText,
+  api, el, formatMoney, moneyInputValue, newId, quickAmounts, sentence, setText,
 } from "/static/common.js";
-import { cartChanged, quote, quotedTotal, refusal, renderCart } from "./register-cart.js";
+import { addLine, cartChanged, cartFields, lineBody, quote, quotedTotal, refusal, renderCart } from "./register-cart.js";
+import { chargedPrices, saleOffline } from "./register-offline.js";
+import { approvalFields, approvalsMissing, askApprovals } from "./register-discounts.js";
 import { $, clearError, info, keys, locked, registerId, state } from "./register-state.js";
+import {
+  afterSale, cashGiven, nonCash, nonCashTotal, receiptField, renderTenders, resetTenders, wireTenders,
+} from "./register-tenders.js";
 
 const SALE_RETRY_MS = 5000;
 const RECEIPT_WAIT_MS = 30000;
@@ -13,11 +18,13 @@ let addLookup = () => {};
 
 export function wirePay(hooks) {
   ({ addLookup } = hooks);
+  wireTenders(() => renderPay());
 }
 
 export function openPay() {
   if (!state.lines.length || state.pay) return;
   state.pay = { saleId: newId(), pending: null, posting: false };
+  resetTenders();
   $("tendered-input").value = "";
   payMessage(null);
   $("pay-sheet").hidden = false;
@@ -31,8 +38,11 @@ export function closePay() {
   $("pay-sheet").hidden = true;
 }
 
+/** All tenders together (split: card, gift card, store credit, then cash), or null while the cash is unreadable. */
 function tendered() {
-  return state.pay?.pending ? state.pay.pending.body.tenders[0].amount_minor : parseMoney($("tendered-input").value);
+  if (state.pay?.pending) return state.pay.pending.body.tenders.reduce((sum, t) => sum + t.amount_minor, 0);
+  const cash = cashGiven();
+  return cash === null ? null : nonCashTotal() + cash;
 }
 
 export function renderPay() {
@@ -45,20 +55,21 @@ export function renderPay() {
   $("pay-quote").hidden = known;
   const given = tendered();
   const quick = $("quick");
-  if (quick.dataset.total !== String(total)) {
-    quick.dataset.total = String(total);
-    quick.replaceChildren(...(known ? quickAmounts(total) : []).map((a, i) => el("button", {
+  const cashDue = known ? Math.max(total - nonCashTotal(), 0) : null; // what is left for cash
+  if (quick.dataset.total !== String(cashDue)) {
+    quick.dataset.total = String(cashDue);
+    quick.replaceChildren(...(known ? quickAmounts(cashDue) : []).map((a, i) => el("button", {
       class: "btn", type: "button", dataset: { minor: String(a) },
       onclick: () => { $("tendered-input").value = moneyInputValue(a); renderPay(); },
     }, i === 0 ? `Exact ${formatMoney(a, state.currency)}` : formatMoney(a, state.currency))));
   }
   for (const b of quick.children) {
-    b.setAttribute("aria-pressed", String(Number(b.dataset.minor) === given));
+    b.setAttribute("aria-pressed", String(Number(b.dataset.minor) === cashGiven()));
     b.disabled = Boolean(pending);
   }
   const input = $("tendered-input");
   input.disabled = Boolean(pending);
-  if (pending) input.value = moneyInputValue(given);
+  if (pending) input.value = moneyInputValue(pending.body.tenders.find((t) => t.kind === "cash")?.amount_minor ?? 0);
   const typed = input.value.trim();
   input.setAttribute("aria-invalid", String(Boolean(typed) && given === null));
   let change = "–";
@@ -66,9 +77,11 @@ export function renderPay() {
   else if (known && given !== null) change = `${formatMoney(total - given, state.currency)} short`;
   setText($("change-preview"), change);
   const button = $("complete-sale");
-  button.disabled = state.pay.posting || (!pending && (!known || given === null || given < total || !state.lines.length));
+  button.disabled = state.pay.posting || (!pending && (!known || given === null || given < total || !state.lines.length
+    || nonCashTotal() > total));
   setText(button, state.pay.posting ? "Saving sale…" : pending ? "Try again" : "Complete sale");
   $("pay-back").disabled = Boolean(pending);
+  renderTenders();
 }
 
 export function payMessage(text, kind = "bad") {
@@ -84,15 +97,21 @@ export function completeSale() {
     const given = tendered();
     const total = quotedTotal();
     if (total === null || given === null || given < total) return;
+    if (approvalsMissing()) { // a manager's PIN first, for discounts and price changes beyond the cashier's rights
+      askApprovals().then((ok) => { if (ok) completeSale(); });
+      return;
+    }
     // Frozen from here on: a retry must send these exact bytes, or the hub would see a different sale.
     state.pay.pending = {
       body: {
-        id: state.pay.saleId, register_id: registerId,
-        lines: state.lines.map((l) => ({ sku: l.sku, qty: l.qty })),
-        tenders: [{ kind: "cash", amount_minor: given }],
+        id: state.pay.saleId, register_id: registerId, ...receiptField(),
+        lines: state.lines.map(lineBody), ...cartFields(), ...approvalFields(),
+        tenders: [...nonCash(), ...(given > nonCashTotal() || !nonCash().length
+          ? [{ kind: "cash", amount_minor: given - nonCashTotal() }] : [])],
       },
       lines: state.lines.map((l) => ({ ...l })),
       total,
+      charged: chargedPrices(quote.last, total), // what an offline sale is recorded at, should the hub be gone
     };
     localStorage.setItem(keys.pending, JSON.stringify(state.pay.pending));
   }
@@ -114,7 +133,13 @@ export async function sendSale() {
     // A replay (200) means an earlier try was saved: its print result may have come while we weren't listening.
     saleDone({ ...res.data, replayed: res.status === 200 });
   } catch (err) {
+    // the hub is out of reach: a cash sale is kept on this tablet and sent when the hub is back
+    const queued = err.status === 0 ? await saleOffline(pay.pending) : null;
     pay.posting = false;
+    if (queued) {
+      saleDone(queued);
+      return;
+    }
     if (err.uncertain || err.status === 401) {
       // The hub may have saved it: keep the same id and body, so a retry can only replay it.
       payMessage(`${err.status === 0 ? "The hub didn't answer." : sentence(err.message)} The sale is kept on this `
@@ -142,9 +167,10 @@ function saleDone(sale) {
   cartChanged();
   state.result = sale;
   $("pay-sheet").hidden = true;
+  afterSale(sale); // an exchange's return is recorded now, naming this sale
   renderCart();
   setText($("change-due"), formatMoney(sale.change_minor, sale.currency));
-  setText($("sale-number"), sale.number);
+  setText($("sale-number"), sale.number ?? "pending");
   setText($("result-total"), formatMoney(sale.total_minor, sale.currency));
   setText($("result-paid"), formatMoney(sale.tendered_minor, sale.currency));
   renderReceipt();
@@ -161,7 +187,10 @@ export function renderReceipt(waitedLong = false) {
   const job = receipt.job_id ? state.jobs.get(receipt.job_id) : null;
   let text;
   let kind = "";
-  if (job) {
+  if (job && !job.ok && job.status === "queued") { // paper out, cover open: the hub retries
+    text = `Receipt waiting: ${job.error || "the printer is not ready"}. It prints when the printer is ready`;
+    kind = "warn";
+  } else if (job) {
     text = job.ok ? "Receipt printed" : `Receipt failed: ${job.error || "the printer gave no reason"}`;
     kind = job.ok ? "ok" : "bad";
   } else if (receipt.status === "queued" && state.result.replayed) {
@@ -169,6 +198,10 @@ export function renderReceipt(waitedLong = false) {
   } else if (receipt.status === "queued") {
     text = waitedLong ? "Printing receipt... no answer from the printer yet: check it is on and has paper"
       : "Printing receipt...";
+  } else if (receipt.status === "offline") {
+    text = "Saved on this tablet: it goes to the hub when the hub is back. No receipt printed";
+  } else if (receipt.status === "none") {
+    text = "No receipt, as the customer asked";
   } else if (receipt.status === "no_printer") {
     text = "No receipt printer is set up for this register";
   } else if (receipt.status === "failed") {
@@ -179,7 +212,24 @@ export function renderReceipt(waitedLong = false) {
   }
   setText(out, text);
   out.className = `receipt-status ${kind}`;
-  out.dataset.status = job ? (job.ok ? "printed" : "failed") : receipt.status || "";
+  out.dataset.status = job ? (job.ok ? "printed" : job.status === "queued" ? "waiting" : "failed") : receipt.status || "";
+  // A copy can be printed once the hub has the sale and the register has a printer.
+  $("reprint").hidden = !state.result?.number || receipt.status === "no_printer" || receipt.status === "offline";
+}
+
+/** Print a copy of the sale on screen (marked as a copy; it never opens the drawer). */
+export async function reprint() {
+  const sale = state.result;
+  if (!sale?.id) return;
+  const out = $("receipt-status");
+  try {
+    const job = await api(`/api/v1/sales/${encodeURIComponent(sale.id)}/receipt`, { method: "POST", body: {} });
+    sale.receipt = { ...sale.receipt, job_id: job.job_id, status: job.status };
+    renderReceipt();
+  } catch (err) {
+    setText(out, `Copy not printed: ${err.message}`);
+    out.className = "receipt-status bad";
+  }
 }
 
 export function newSale() {
@@ -189,6 +239,9 @@ export function newSale() {
   info("");
   renderCart();
   const held = state.held.splice(0);
-  for (const h of held) addLookup(h.found, h.code);
+  for (const h of held) {
+    if (h.weighed) addLine(h.weighed.item, h.weighed.grams, h.weighed.weight); // weighed while the last sale saved
+    else addLookup(h.found, h.code);
+  }
   $("code-input").focus({ preventScroll: true });
 }

@@ -12,10 +12,17 @@ export const $ = (id) => document.getElementById(id);
 
 export const state = {
   currency: localStorage.getItem(keys.currency) || "",
-  lines: [], // {key, sku, name, unit, price_minor, qty}: qty in units, or grams for weighed items
-  weight: null, // latest reading from a scale on this register {device_id, grams, stable, status, used}
-  weighing: null, // an item waiting for a stable weight
+  // {key, sku, name, unit, price_minor, qty}: qty in units, or grams for weighed items, which also
+  // carry source "scale" (with weighing_id), "label" (with code) or "manual" (typed: no scale here)
+  lines: [],
+  weight: null, // latest reading from a scale on this register {device_id, grams, stable, status, tare_g}
+  weighing: null, // an item waiting for the hub to weigh it: {item, id, asking, refused, cancelled}
+  manual: null, // an item waiting for a typed weight (a register without a scale)
+  hasScale: null, // whether a scale is bound to this register (null until the hub says)
   seenScans: [],
+  tier: "retail", // the customer's price tier (member, wholesale), and a discount on the whole cart {percent_bp |
+  cartDiscount: null, // amount_minor, reason}: register-discounts.js keeps both with the cart
+  approvals: null, // manager approval tokens for this cart's discounts and overrides, asked at payment
   jobs: new Map(), // job results that arrived before (or after) their sale's answer
   held: [], // scans that came while a sale was being saved; added to the next sale
   pay: null, // {saleId, pending, posting}

@@ -1,20 +1,24 @@
-// The register: cart from scans (SSE and typed codes), weighed items from the scale, cash payment.
+// The register: cart from scans (SSE and typed codes), weighed items weighed by the hub, cash payment.
 // This module starts the page and wires the others: register-state, -cart, -pay and -stream.
-import { api, formatQtyUnit, getSession, setText, signOut } from "/static/common.js";
+import { formatQtyUnit, getSession, setText, signOut } from "/static/common.js";
 import {
   addLine, clearCartTapped, quoteSoon, renderCart, retryQuote, wireCart,
 } from "./register-cart.js";
 import {
-  closePay, completeSale, newSale, openPay, payMessage, renderPay, sendSale, wirePay,
+  closePay, completeSale, newSale, reprint, openPay, payMessage, renderPay, sendSale, wirePay,
 } from "./register-pay.js";
 import {
   $, clearError, info, keys, load, locked, registerId, showError, state,
 } from "./register-state.js";
 import {
-  cancelWeighing, connect, networkBack, renderWeight, setConnection, startWeighing, wireStream,
+  cancelWeighing, connect, networkBack, renderWeight, setConnection, startWeighing, wireStream, wireWeighing,
 } from "./register-stream.js";
+import { lookup, startOffline } from "./register-offline.js";
+import { ensureSignedIn, tablet } from "./register-signin.js";
+import { takeScan, wireReturns } from "./register-returns.js";
 
-/** A looked-up code (scan or typed): each items by units, weighed ones by label weight or the scale. */
+/** A looked-up code (scan or typed): each items by units, weighed ones by label weight (the hub reads
+ * the label again) or by a weighing the hub takes from the scale (typed on a register without one). */
 function addLookup(found, code) {
   if (state.result) newSale();
   if (locked()) {
@@ -32,9 +36,10 @@ function addLookup(found, code) {
     const n = Number.isInteger(qty) && qty > 0 ? qty : 1;
     addLine(item, n);
     info(n > 1 ? `Added ${n} × ${item.name} (case of ${n})` : `Added ${item.name}`);
-  } else if (item.unit === "g" && parsed?.weight_g > 0) {
-    addLine(item, parsed.weight_g); // a weight printed on the label
-    info(`Added ${item.name}, ${formatQtyUnit(parsed.weight_g, "g")} from the label`);
+  } else if (item.unit === "g" && (parsed?.weight_g > 0 || (parsed?.kind === "rcn_price" && qty > 0))) {
+    const grams = parsed.weight_g > 0 ? parsed.weight_g : qty; // a price label: the weight its price buys
+    addLine(item, grams, { source: "label", code }); // the hub reads the label again
+    info(`Added ${item.name}, ${formatQtyUnit(grams, "g")} from the label`);
   } else if (item.unit === "g") {
     startWeighing(item);
   } else {
@@ -51,10 +56,10 @@ function submitCode(event) {
   const input = $("code-input");
   const code = input.value.trim();
   input.value = "";
-  if (!code) return;
+  if (!code || takeScan(code)) return; // a receipt code typed at the idle register opens the return
   lookups = lookups.then(async () => {
     try {
-      addLookup(await api(`/api/v1/lookup?code=${encodeURIComponent(code)}`), code);
+      addLookup(await lookup(code), code); // from the hub, or this tablet's catalog while the hub is out of reach
     } catch (err) {
       showError(err.message);
     }
@@ -96,11 +101,12 @@ function restore() {
 }
 
 async function start() {
+  if (!(await ensureSignedIn())) return; // a paired tablet: PIN sign-in and the shift first (register-signin.js)
   setText($("register-id"), registerId);
   localStorage.setItem(keys.lastRegister, registerId);
   $("code-form").addEventListener("submit", submitCode);
   $("scan-error-dismiss").addEventListener("click", clearError);
-  $("weigh-cancel").addEventListener("click", cancelWeighing);
+  wireWeighing();
   $("clear-cart").addEventListener("click", clearCartTapped);
   $("pay-cash").addEventListener("click", openPay);
   $("pay-back").addEventListener("click", closePay);
@@ -110,13 +116,21 @@ async function start() {
   $("complete-sale").addEventListener("click", completeSale);
   for (const b of document.querySelectorAll(".quote-status .retry")) b.addEventListener("click", retryQuote);
   $("new-sale").addEventListener("click", newSale);
+  $("reprint").addEventListener("click", reprint);
   $("sign-out").addEventListener("click", () => signOut());
+  wireReturns();
   document.addEventListener("keydown", routeKeys);
   addEventListener("offline", () => setConnection("reconnecting"));
   addEventListener("online", networkBack);
   restore();
+  startOffline({ requote: quoteSoon });
   renderWeight();
   connect();
+  if (!(await showWho())) askAgainWhenBack();
+}
+
+/** The signed-in person and the store's currency from the hub; false when it is out of reach. */
+async function showWho() {
   try {
     const me = await getSession();
     setText($("cashier"), me.user || me.role);
@@ -126,9 +140,20 @@ async function start() {
       localStorage.setItem(keys.currency, state.currency);
       renderCart();
     }
+    return true;
   } catch (err) {
     if (err.status !== 401) setText($("cashier"), "unknown");
+    return err.status === 401;
   }
+}
+
+/** Opened while the hub was down (a reload from the service worker): once it answers, who is signed
+ * in and the shift come back as at a normal start, without the cashier reloading again. */
+function askAgainWhenBack() {
+  setTimeout(async () => {
+    if (!(await showWho())) return askAgainWhenBack();
+    if (!tablet.reached) await ensureSignedIn();
+  }, 2000);
 }
 
 wireCart({ renderPay, cancelWeighing });

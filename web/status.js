@@ -1,42 +1,19 @@
-// The owner's status page: hub health, devices, cloud sync, live from /api/v1/status/stream.
+// The owner's status page: hub health, cloud sync, devices (status-devices.js) and network printers
+// (status-printers.js), live from /api/v1/status/stream.
 import {
-  api, el, formatBytes, formatDuration, formatTime, getSession, sentence, setText, signOut, timeAgo, toLogin,
+  el, formatBytes, formatDuration, formatTime, getSession, sentence, setText, signOut, timeAgo, toLogin,
 } from "/static/common.js";
+import { deviceSection } from "/static/status-devices.js";
+import { printerPanel } from "/static/status-printers.js";
 
-const DEMO_CODE = "0490000010015";
 const STREAM = "/api/v1/status/stream";
 const $ = (id) => document.getElementById(id);
 
 let last = null; // the latest status JSON
 let skewMs = 0; // hub clock minus this browser's clock, so "5 s ago" is right on a tablet with a wrong clock
-const rows = new Map(); // device id -> {row, cells, sim}
+let devices = null; // the devices section, once the viewer's role is known
 
 const hubNow = () => Date.now() + skewMs;
-
-// -- icons ---------------------------------------------------------------------------------------
-
-const ICONS = {
-  scanner: '<path d="M3 6v12M6 6v12M9 6v12M12 6v12M15 6v12M18 6v12M21 6v12" stroke-width="1.6"/>',
-  scale: '<path d="M4 18h16M6 18l1.5-8h9L18 18M12 10V6M9 6h6"/>',
-  receipt_printer: '<path d="M7 9V3h10v6M6 17H4v-7h16v7h-2M7 14h10v7H7z"/>',
-  label_printer: '<path d="M4 7h16v10H4zM8 11h8M8 14h5"/>',
-  tablet: '<rect x="5" y="3" width="14" height="18" rx="2"/><path d="M11 18h2"/>',
-  display: '<rect x="3" y="4" width="18" height="12" rx="1"/><path d="M9 20h6M12 16v4"/>',
-  drawer: '<path d="M3 9h18v10H3zM3 9l2-4h14l2 4M10 13h4"/>',
-  other: '<circle cx="12" cy="12" r="8"/><path d="M12 8v5M12 16h.01"/>',
-};
-const KIND_LABELS = {
-  scanner: "Scanner", scale: "Scale", receipt_printer: "Receipt printer", label_printer: "Label printer",
-  tablet: "Tablet", display: "Display", drawer: "Cash drawer",
-};
-
-function kindCell(kind) {
-  const label = KIND_LABELS[kind] || kind;
-  const span = el("span", { class: "kind" });
-  span.innerHTML = `<svg viewBox="0 0 24 24" fill="none" stroke="currentColor" stroke-width="1.8" stroke-linecap="round" stroke-linejoin="round" aria-hidden="true">${ICONS[kind] || ICONS.other}</svg>`;
-  span.append(label);
-  return span;
-}
 
 // -- cards -----------------------------------------------------------------------------------------
 
@@ -140,121 +117,13 @@ function renderRegisters(registers) {
     : [el("span", { class: "muted" }, "No registers yet.")]));
 }
 
-// -- devices: rows are kept and updated in place, so a half-typed scan code survives each push ---
-
-function scanForm(device) {
-  const input = el("input", {
-    class: "input", type: "text", value: DEMO_CODE, "aria-label": `Code for ${device.name || device.id} to scan`,
-    "data-testid": "scan-code-input", autocomplete: "off", spellcheck: "false",
-  });
-  const button = el("button", { class: "btn btn-primary", type: "submit", "data-testid": "scan-code-button" }, "Scan");
-  const result = el("span", { class: "result", role: "status" });
-  let clearTimer = null;
-  const form = el("form", {
-    class: "scan-form",
-    onsubmit: async (event) => {
-      event.preventDefault();
-      const data = input.value.trim();
-      if (!data) return;
-      button.disabled = true;
-      clearTimeout(clearTimer);
-      try {
-        await api(`/api/v1/devices/${encodeURIComponent(device.id)}/simulate-scan`, { method: "POST", body: { data } });
-        const register = rows.get(device.id)?.registerId;
-        result.className = "result";
-        setText(result, register ? `Scanned: it shows on register ${register}.` : "Scanned, but this scanner is bound to no register.");
-      } catch (err) {
-        result.className = "result bad";
-        setText(result, err.message);
-      } finally {
-        button.disabled = false;
-        clearTimer = setTimeout(() => setText(result, ""), 8000);
-      }
-    },
-  }, el("strong", {}, "Scan a code"), input, button, result);
-  return el("tr", { class: "sim-row" }, el("td", { colspan: "6" }, form));
-}
-
-function deviceRow(device) {
-  const cells = {
-    kind: el("td"), name: el("td"), id: el("td", { class: "mono" }), register: el("td"),
-    state: el("td"), seen: el("td", { class: "num seen" }),
-  };
-  const row = el("tr", { "data-testid": "device-row", dataset: { deviceId: device.id } }, ...Object.values(cells));
-  return { row, cells, sim: null, kind: null, registerId: null };
-}
-
-function updateRow(entry, d) {
-  const { row, cells } = entry;
-  if (entry.kind !== d.kind) {
-    cells.kind.replaceChildren(kindCell(d.kind));
-    entry.kind = d.kind;
-  }
-  const sub = [d.manufacturer, d.model, d.sw_version && `v${d.sw_version}`, d.connection].filter(Boolean).join(" · ");
-  const nameKey = `${d.name}|${sub}`;
-  if (cells.name.dataset.key !== nameKey) {
-    cells.name.dataset.key = nameKey;
-    cells.name.replaceChildren(d.name || d.id, sub ? el("span", { class: "sub" }, sub) : "");
-  }
-  setText(cells.id, d.id);
-  entry.registerId = d.register_id;
-  if (cells.register.dataset.key !== String(d.register_id)) {
-    cells.register.dataset.key = String(d.register_id);
-    cells.register.replaceChildren(d.register_id
-      ? el("a", { href: `/register/${encodeURIComponent(d.register_id)}` }, d.register_id)
-      : el("span", { class: "muted" }, "none"));
-  }
-  row.dataset.online = String(Boolean(d.online));
-  row.classList.toggle("offline", !d.online);
-  if (cells.state.dataset.online !== String(d.online)) {
-    cells.state.dataset.online = String(d.online);
-    cells.state.replaceChildren(el("span", { class: `badge ${d.online ? "badge-ok" : "badge-bad"}` }, d.online ? "Online" : "Offline"));
-  }
-  setText(cells.seen, timeAgo(d.last_seen, hubNow()));
-  cells.seen.title = `first seen ${formatTime(d.first_seen)}, last seen ${formatTime(d.last_seen)}`;
-  const simulated = (d.capabilities || []).includes("simulate");
-  if (simulated && !entry.sim) entry.sim = scanForm(d);
-  if (!simulated && entry.sim) {
-    entry.sim.remove();
-    entry.sim = null;
-  }
-}
-
-function renderDevices(devices) {
-  const body = $("devices");
-  const ids = new Set(devices.map((d) => d.id));
-  for (const [id, entry] of rows) {
-    if (!ids.has(id)) {
-      entry.row.remove();
-      entry.sim?.remove();
-      rows.delete(id);
-    }
-  }
-  const wanted = [];
-  for (const d of devices) {
-    let entry = rows.get(d.id);
-    if (!entry) {
-      entry = deviceRow(d);
-      rows.set(d.id, entry);
-    }
-    updateRow(entry, d);
-    wanted.push(entry.row);
-    if (entry.sim) wanted.push(entry.sim);
-  }
-  // Move rows only when the order changed: moving a row would take focus from its scan box.
-  const current = [...body.children];
-  if (current.length !== wanted.length || current.some((node, i) => node !== wanted[i])) body.replaceChildren(...wanted);
-  $("no-devices").hidden = devices.length > 0;
-  const online = devices.filter((d) => d.online).length;
-  setText($("device-summary"), devices.length ? `${online} of ${devices.length} online` : "");
-}
-
 function render(status) {
   last = status;
   renderHub(status.hub);
   renderSync(status.sync);
+  dispatchEvent(new CustomEvent("backroom:status", { detail: status })); // status-sync.js
   renderRegisters(status.registers || []);
-  renderDevices(status.devices || []);
+  devices?.render(status.devices || [], status.registers || []);
 }
 
 // -- live stream ---------------------------------------------------------------------------------
@@ -284,6 +153,13 @@ function connect() {
       render(JSON.parse(e.data));
     } catch (err) {
       console.error("bad status event", err);
+    }
+  });
+  source.addEventListener("device_job", (e) => {
+    try {
+      devices?.jobResult(JSON.parse(e.data));
+    } catch (err) {
+      console.error("bad device_job event", err);
     }
   });
   source.onerror = () => {
@@ -320,6 +196,8 @@ async function start() {
   try {
     const me = await getSession();
     setText($("signed-in"), `${me.user} (${me.role})`);
+    devices = deviceSection({ root: $("device-groups"), summary: $("device-summary"), empty: $("no-devices"),
+      notice: $("device-notice"), hubNow, role: me.role });
     if (me.role === "cashier") {
       const register = localStorage.getItem("backroom.lastRegister");
       const box = $("forbidden");
@@ -329,11 +207,14 @@ async function start() {
       setStream("failed", "Signed in as a cashier: no hub status to show.");
       return;
     }
+    printerPanel($("network-printers"), me.role);
   } catch (err) {
     if (err.status === 401) return; // api() is already on its way to the sign-in page
   }
+  devices ??= deviceSection({ root: $("device-groups"), summary: $("device-summary"), empty: $("no-devices"),
+    notice: $("device-notice"), hubNow, role: "" });
   await poll(); // first paint, and the hub's clock for "… ago"
-  setInterval(() => { if (last) { renderSync(last.sync); renderDevices(last.devices || []); } }, 1000);
+  setInterval(() => { if (last) { renderSync(last.sync); devices?.render(last.devices || [], last.registers || []); } }, 1000);
 }
 
 start();

@@ -130,10 +130,10 @@ def test_settings_from_the_cli_mapping() -> None:
         ("scale-ttyUSB0", "/dev/ttyUSB0", "mettler8217"),
         ("deli", "/dev/ttyUSB1", "mettler8217"),
     )
-    assert s.printers == (
-        ("printer-192.0.2.10-9100", "192.0.2.10", 9100),
-        ("kitchen", "192.0.2.11", 9101),
-    )
+    assert [(p.id, p.transport.description) for p in s.printers] == [
+        ("printer-192.0.2.10-9100", "tcp 192.0.2.10:9100"),
+        ("kitchen", "tcp 192.0.2.11:9101"),
+    ]
 
 
 BY_ID = "/dev/serial/by-id/usb-FTDI_FT232R_A50285BI-if00-port0"
@@ -147,10 +147,10 @@ def test_default_ids_stay_when_the_config_is_reordered() -> None:
         ("scale-usb-FTDI_FT232R_A50285BI-if00-port0", BY_ID, "mettler8217"),
         ("scale-ttyUSB1", "/dev/ttyUSB1", "mettler8217"),
     )
-    assert ahead.printers == (
-        ("printer-192.0.2.10-9100", "192.0.2.10", 9100),
-        ("printer-till.local-9101", "till.local", 9101),
-    )
+    assert [(p.id, p.transport.description) for p in ahead.printers] == [
+        ("printer-192.0.2.10-9100", "tcp 192.0.2.10:9100"),
+        ("printer-till.local-9101", "tcp till.local:9101"),
+    ]
     reordered = AgentSettings.from_mapping(
         {"hub_id": "h", "scales": scales[::-1], "printers": printers[::-1]}
     )
@@ -163,7 +163,7 @@ def test_default_ids_are_valid_bus_ids(port: str, host: str, tcp_port: int) -> N
     s = AgentSettings.from_mapping(
         {"hub_id": "h", "scales": [{"port": port}], "printers": [{"host": host, "port": tcp_port}]}
     )
-    for dev_id in (s.scales[0][0], s.printers[0][0]):
+    for dev_id in (s.scales[0][0], s.printers[0].id):
         assert bus.check_id(dev_id) == dev_id
 
 

@@ -51,6 +51,8 @@ class Shop:
         self.scale = ScaleSimulator()
         self.logs = root / "logs"
         self.logs.mkdir(parents=True, exist_ok=True)
+        self.cloud_extra: dict[str, Any] = {}  # more cloud.* keys, set before start()
+        self.store_extra: dict[str, Any] = {}  # more store.* keys, set before start()
 
     @property
     def url(self) -> str:
@@ -65,9 +67,9 @@ class Shop:
             "mqtt": {"host": self.broker.host, "port": self.broker.port, "username": "hub", "password": USERS["hub"],
                      "device_username": "devices", "device_password": USERS["devices"]},
             "cloud": {"url": f"http://127.0.0.1:{self.sink_port}/v1/events", "secret": SINK_SECRET,
-                      "backoff_base_s": 0.2, "backoff_cap_s": 1.0},
-            "store": {"name": "E2E Shop", "currency": "EUR"},
-            "devices": {"scanners": False, "simulate_scanner": True,
+                      "backoff_base_s": 0.2, "backoff_cap_s": 1.0, **self.cloud_extra},
+            "store": {"name": "E2E Shop", "currency": "EUR", **self.store_extra},
+            "devices": {"scanners": False, "simulate_scanner": True, "scale_autodetect": False,
                         "scales": [{"port": scale_path, "protocol": "mettler8217", "id": "scale-1"}],
                         "printers": [{"host": "127.0.0.1", "port": printer_port, "id": "printer-1"}]},
         }
@@ -90,8 +92,9 @@ class Shop:
             self.procs[name] = subprocess.Popen([sys.executable, "-m", "hub.cli", *args], stdout=log, stderr=log,
                                                 env={**clean, **(env or {})})
 
-    def start_sink(self) -> None:
-        self._spawn("sink", ["sink", "--port", str(self.sink_port), "--data-dir", str(self.root / "sink")],
+    def start_sink(self, *extra: str) -> None:
+        """Start the sink; extra arguments such as "--reject-type", "stock.adjusted" go to `backroom sink`."""
+        self._spawn("sink", ["sink", "--port", str(self.sink_port), "--data-dir", str(self.root / "sink"), *extra],
                     {"BACKROOM_SINK_SECRET": SINK_SECRET})
         wait_http(f"http://127.0.0.1:{self.sink_port}/v1/hubs", self.procs["sink"], "sink")
 
@@ -103,6 +106,11 @@ class Shop:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+    def restart_hub(self) -> None:
+        """Start the hub again after stop_process("hub"): the same port, config and data."""
+        self._spawn("hub", ["run", "--config", str(self.config_path)])
+        wait_http(f"{self.url}/healthz", self.procs["hub"], "hub")
 
     def kill_process(self, name: str) -> None:
         proc = self.procs.pop(name)

@@ -3,6 +3,7 @@ get a printed receipt, and find the sale in the cloud exactly once, even across 
 
 from __future__ import annotations
 
+import sqlite3
 from collections import Counter
 from typing import Any
 
@@ -150,4 +151,96 @@ def test_a_lost_answer_is_retried_with_the_same_id_and_sells_once(shop: Shop, br
         assert [e["data"]["id"] for e in events] == lost, "the retry made a second sale"
         assert str(events[0]["data"]["number"]) in number
     finally:
+        context.close()
+
+
+BANANAS = ("4011", "P4011", "Bananas")
+APPLES = ("4131", "P4131", "Apples Fuji")
+
+
+def pay_exact(page: Any) -> str:
+    page.get_by_test_id("pay-cash").click()
+    page.locator("#quick button").first.click()  # "Exact", once the hub has priced the cart
+    page.get_by_test_id("complete-sale").click()
+    page.get_by_test_id("sale-number").wait_for(timeout=15000)
+    return str(page.get_by_test_id("sale-number").inner_text())
+
+
+def sale_in_sink(shop: Shop, number: str) -> dict[str, Any]:
+    def find() -> dict[str, Any] | None:
+        return next((e["data"] for e in shop.sink_events()
+                     if e["type"] == "sale.completed" and str(e["data"]["number"]) == number), None)
+
+    found: dict[str, Any] = wait_until(find, what=f"sale {number} at the sink", timeout=30)
+    return found
+
+
+def test_the_hub_weighs_and_the_scale_must_show_zero_between_items(shop: Shop, browser: Any) -> None:
+    wait_until(lambda: len([d for d in shop.api("/api/v1/devices")["devices"] if d["online"]]) == 3,
+               what="scanner, scale and printer online", timeout=60)
+    context = browser.new_context(viewport=TABLET, has_touch=True)
+    page = context.new_page()
+    try:
+        sign_in(page, shop, "/register/till-1")
+        page.get_by_test_id("connection-state").filter(has_text="onnected").wait_for(timeout=15000)
+        live = page.get_by_test_id("live-weight")
+        page.wait_for_function("document.querySelector('[data-testid=live-weight]').dataset.grams === '0'",
+                               timeout=15000)
+        scan_on_hub_scanner(shop, BANANAS[0])
+        page.get_by_test_id("weigh-text").filter(has_text=f"Place the item on the scale: {BANANAS[2]}").wait_for(timeout=15000)
+        shop.scale.set_weight(532)
+        bananas = page.get_by_test_id("cart-line").filter(has_text=BANANAS[2])
+        bananas.wait_for(timeout=15000)
+        assert bananas.get_by_test_id("line-qty").inner_text() == "0.532 kg"
+        assert bananas.get_by_test_id("weight-source").inner_text() == "weighed"
+        assert page.get_by_test_id("weigh-prompt").is_hidden()
+
+        # The apples go on without the bananas coming off: the hub refuses, and the page says why.
+        scan_on_hub_scanner(shop, APPLES[0])
+        refused = page.get_by_test_id("weigh-text").filter(
+            has_text="Take the item off the scale: it must show zero before the next weighing")
+        refused.wait_for(timeout=15000)
+        page.screenshot(path=str(shop.root / "weighing-refused.png"))
+        assert page.get_by_test_id("cart-line").count() == 1
+        shop.scale.set_weight(0)
+        page.get_by_test_id("weigh-text").filter(has_text=f"Place the item on the scale: {APPLES[2]}").wait_for(timeout=15000)
+        assert live.get_attribute("data-grams") == "0"
+        shop.scale.set_weight(310)
+        apples = page.get_by_test_id("cart-line").filter(has_text=APPLES[2])
+        apples.wait_for(timeout=15000)
+        assert apples.get_by_test_id("line-qty").inner_text() == "0.310 kg"
+
+        sale = sale_in_sink(shop, pay_exact(page))
+        assert [(ln["sku"], ln["qty"], ln["weight_source"]) for ln in sale["lines"]] == [
+            (BANANAS[1], 532, "scale"), (APPLES[1], 310, "scale")]
+        assert all(ln["weighing_id"] for ln in sale["lines"])
+    finally:
+        page.screenshot(path=str(shop.root / "weighing.png"))
+        context.close()
+
+
+def test_a_register_without_a_scale_takes_a_typed_weight_marked_manual(shop: Shop, browser: Any) -> None:
+    db = sqlite3.connect(shop.root / "data" / "backroom.sqlite3", timeout=10)
+    with db:
+        db.execute("INSERT INTO registers (id, name) VALUES ('till-2', 'Till 2')")
+    db.close()
+    context = browser.new_context(viewport=TABLET, has_touch=True)
+    page = context.new_page()
+    try:
+        sign_in(page, shop, "/register/till-2")
+        page.get_by_test_id("connection-state").filter(has_text="onnected").wait_for(timeout=15000)
+        page.get_by_test_id("code-input").fill(BANANAS[0])
+        page.get_by_test_id("code-input").press("Enter")
+        page.get_by_test_id("manual-weight").wait_for(timeout=15000)
+        page.get_by_test_id("manual-weight-input").fill("1,25")
+        page.screenshot(path=str(shop.root / "manual-weight-entry.png"))
+        page.get_by_test_id("manual-weight-add").click()
+        line = page.get_by_test_id("cart-line").filter(has_text=BANANAS[2])
+        line.wait_for(timeout=15000)
+        assert line.get_by_test_id("line-qty").inner_text() == "1.250 kg"
+        assert line.get_by_test_id("weight-source").inner_text() == "manual weight"
+        sale = sale_in_sink(shop, pay_exact(page))
+        assert [(ln["sku"], ln["qty"], ln["weight_source"]) for ln in sale["lines"]] == [(BANANAS[1], 1250, "manual")]
+    finally:
+        page.screenshot(path=str(shop.root / "manual-weight.png"))
         context.close()

@@ -15,7 +15,9 @@ from tests.conftest import hub_config
 PLACEHOLDERS = {"<register_id>": "till-1", "<sku>": "D1001", "<int:request_id>": "1",
                 "<any(approve, reject):decision>": "approve"}
 OPEN = {"/healthz", "/login", "/logout", "/", "/status", "/register/<register_id>", "/static/<name>",
-        "/items", "/items/<sku>", "/stock", "/stock/<sku>", "/count/<int:session_id>"}
+        "/items", "/items/<sku>", "/stock", "/stock/<sku>", "/count/<int:session_id>",
+        "/pair", "/register", "/api/v1/pairing", "/api/v1/pairing/check",  # a tablet pairing has no token yet
+        "/sw.js"}  # the register's service worker: public code, like /static
 
 
 @pytest.fixture
@@ -153,6 +155,21 @@ def test_a_disabled_or_demoted_person_loses_access_at_once(svc: HubService, clie
     assert client.get("/status").status_code == 302
     changes = svc.db.conn.execute("SELECT field, old, new, actor FROM user_changes WHERE username = 'olive' ORDER BY id").fetchall()
     assert [tuple(c) for c in changes] == [("created", None, "owner", "cli"), ("role", "owner", "cashier", "test")]
+
+
+def test_an_open_stream_ends_once_its_person_is_disabled(svc: HubService, client: FlaskClient,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("hub.web.HEARTBEAT_S", 0.05)
+    monkeypatch.setattr("hub.web.STATUS_PUSH_S", 0.05)
+    assert client.post("/login", json={"username": "olive", "password": "correct horse"}).status_code == 200
+    register = client.get("/api/v1/registers/till-1/events", buffered=False).response
+    status = client.get("/api/v1/status/stream", buffered=False).response
+    assert next(register) == b": connected\n\n" and next(status).startswith(b"event: status")  # type: ignore[call-overload]
+    with svc.db.write() as conn:
+        conn.execute("UPDATE users SET disabled_at = 'now' WHERE username = 'olive'")
+    # checked again at the next heartbeat: at most a ping or a status more, then the end
+    assert set(register) <= {b"event: ping\ndata: {}\n\n"}  # type: ignore[call-overload]
+    assert len(list(status)) <= 1  # type: ignore[call-overload]
 
 
 def test_sign_in_returns_to_the_page_and_view_asked_for(client: FlaskClient) -> None:
