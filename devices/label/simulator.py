@@ -15,11 +15,11 @@ import os
 import select
 import socket
 import threading
-import tty
 from types import TracebackType
 
 from devices.label import brother, status
 from devices.label.decoder import DecodedLabel, decode_tspl, decode_zpl
+from devices.pty_port import open_pty
 
 __all__ = ["DecodedLabel", "LabelPrinterSimulator", "PtyLabelPrinter"]
 
@@ -198,12 +198,11 @@ class PtyLabelPrinter(_Printer):
         self._thread: threading.Thread | None = None
 
     def start(self) -> str:
-        master, slave = os.openpty()
-        tty.setraw(slave)
+        master, slave, path = open_pty()
         self._fds, self._wake = (master, slave), os.pipe()
         self._thread = threading.Thread(target=self._run, name="label-pty-sim", daemon=True)
         self._thread.start()
-        return os.ttyname(slave)
+        return path
 
     def stop(self) -> None:
         if self._fds is None or self._wake is None:

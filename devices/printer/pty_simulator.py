@@ -11,10 +11,10 @@ from __future__ import annotations
 import os
 import select
 import threading
-import tty
 from pathlib import Path
 
 from devices.printer.simulator import SimulatedPrinter
+from devices.pty_port import open_pty
 
 
 class PtyPrinterSimulator(SimulatedPrinter):
@@ -40,16 +40,8 @@ class PtyPrinterSimulator(SimulatedPrinter):
         if self._thread is not None:
             raise RuntimeError(f"{self.name} is already started")
         self.out_dir.mkdir(parents=True, exist_ok=True)
-        master, slave = os.openpty()
-        tty.setraw(slave)  # a printer port passes bytes as they are: no echo, no line editing
+        master, slave, path = open_pty(self.link)
         self._fds, self._wake = (master, slave), os.pipe()
-        path = os.ttyname(slave)
-        if self.link is not None:
-            tmp = self.link.with_name(self.link.name + ".new")
-            tmp.unlink(missing_ok=True)
-            tmp.symlink_to(path)
-            tmp.replace(self.link)
-            path = str(self.link)
         self.path = path
         self._thread = threading.Thread(target=self._run, name="pty-printer", daemon=True)
         self._thread.start()

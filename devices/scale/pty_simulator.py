@@ -8,13 +8,13 @@ import select
 import termios
 import threading
 import time
-import tty
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 import serial
 
+from devices.pty_port import open_pty
 from devices.scale.protocol import Reading, ScaleProtocol
 
 
@@ -46,17 +46,9 @@ class PtyScale:
 
     def start(self) -> str:
         """Open the pty and answer in a thread; return the path a driver should open."""
-        master, slave = os.openpty()
-        tty.setraw(slave)
+        master, slave, path = open_pty(self.link)
         self._raw = termios.tcgetattr(slave)
         self._fds, self._wake = (master, slave), os.pipe()
-        path = os.ttyname(slave)
-        if self.link is not None:
-            tmp = self.link.with_name(self.link.name + ".new")
-            tmp.unlink(missing_ok=True)
-            tmp.symlink_to(path)
-            tmp.replace(self.link)
-            path = str(self.link)
         self._stop.clear()
         self._thread = threading.Thread(
             target=self._run, name=f"{type(self).__name__}", daemon=True
