@@ -5,11 +5,15 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from hub import config as cfg
 from hub.mosquitto import Broker, acl_text, start_broker
+
+if TYPE_CHECKING:
+    from hub.service import HubService
 
 HUB_ID = "test-hub"
 USERS = {"hub": "hub-secret", "devices": "devices-secret"}
@@ -49,3 +53,20 @@ def hub_config(data_dir: Path, broker: Broker | None = None, **sections: dict[st
     data_dir.mkdir(parents=True, exist_ok=True)
     path.write_text(cfg.render_toml(values))
     return cfg.load(path, env={})
+
+
+def bus_hub(data_dir: Path, broker: Broker, clock: Any = None, catalog: bool = True,
+            **sections: dict[str, object]) -> HubService:
+    """A hub (demo catalog unless catalog=False) whose device registry is connected to broker,
+    without the web server or scheduler; the caller stops it."""
+    from hub.demo_catalog import load_demo_catalog
+    from hub.service import HubService
+    from tests.helpers import wait_until
+
+    config = hub_config(data_dir, broker, **sections)
+    svc = HubService(config) if clock is None else HubService(config, clock=clock)
+    if catalog:
+        load_demo_catalog(svc.store)
+    svc.registry.start(broker.host, broker.port, "hub", USERS["hub"])
+    wait_until(lambda: svc.registry.connected)
+    return svc

@@ -20,13 +20,12 @@ from flask.testing import FlaskClient
 from devices import bus
 from devices.link import close_client
 from hub import device_admin
-from hub.demo_catalog import load_demo_catalog
 from hub.device_credentials import DeviceCredentials
 from hub.live import Subscription
 from hub.mosquitto import Broker
 from hub.service import HubService
 from hub.web import create_app
-from tests.conftest import HUB_ID, USERS, hub_config
+from tests.conftest import HUB_ID, USERS, bus_hub
 from tests.helpers import wait_until
 
 
@@ -67,11 +66,8 @@ class Agent:
 
 @pytest.fixture
 def hub(tmp_path: Path, broker: Broker) -> Iterator[HubService]:
-    svc = HubService(hub_config(tmp_path / "data", broker, mqtt={
-        "password_file": str(broker.passwd), "broker_pid_file": str(broker.pid_file)}))
-    load_demo_catalog(svc.store)
-    svc.registry.start(broker.host, broker.port, "hub", USERS["hub"])
-    wait_until(lambda: svc.registry.connected)
+    svc = bus_hub(tmp_path / "data", broker, mqtt={
+        "password_file": str(broker.passwd), "broker_pid_file": str(broker.pid_file)})
     yield svc
     svc.stop()
 

@@ -23,13 +23,12 @@ from hypothesis import strategies as st
 from devices import bus
 from devices.link import close_client
 from hub import events
-from hub.demo_catalog import load_demo_catalog
 from hub.device_credentials import DeviceCredentials
 from hub.inbound import ChangeFeed, Page
 from hub.mosquitto import Broker
 from hub.service import HubService
 from hub.web import create_app
-from tests.conftest import HUB_ID, USERS, hub_config
+from tests.conftest import HUB_ID, USERS, bus_hub
 from tests.helpers import T0, Clock, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -171,10 +170,7 @@ def test_every_writer_leaves_catalogued_gapless_events(svc: HubService, client: 
 
 @pytest.fixture
 def hub(tmp_path: Path, broker: Broker) -> Iterator[HubService]:
-    svc = HubService(hub_config(tmp_path / "data", broker), clock=Clock(T0))
-    load_demo_catalog(svc.store)
-    svc.registry.start(broker.host, broker.port, "hub", USERS["hub"])
-    wait_until(lambda: svc.registry.connected)
+    svc = bus_hub(tmp_path / "data", broker, Clock(T0))
     yield svc
     svc.stop()
 

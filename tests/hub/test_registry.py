@@ -13,20 +13,16 @@ import pytest
 
 from devices import bus
 from devices.link import close_client
-from hub.demo_catalog import load_demo_catalog
 from hub.mosquitto import Broker
 from hub.registry import LOG_REPEAT_S
 from hub.service import HubService
-from tests.conftest import HUB_ID, USERS, hub_config
+from tests.conftest import HUB_ID, USERS, bus_hub
 from tests.helpers import wait_until
 
 
 @pytest.fixture
 def hub(tmp_path: Path, broker: Broker) -> Iterator[HubService]:
-    svc = HubService(hub_config(tmp_path / "data", broker))
-    load_demo_catalog(svc.store)
-    svc.registry.start(broker.host, broker.port, "hub", USERS["hub"])
-    wait_until(lambda: svc.registry.connected)
+    svc = bus_hub(tmp_path / "data", broker)
     yield svc
     svc.stop()
 

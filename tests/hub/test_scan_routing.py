@@ -17,24 +17,20 @@ from devices import agent
 from devices.hosting import Hosting
 from devices.link import MqttSettings
 from devices.scanner.host import ScannerHost, ScannerSettings
-from hub.demo_catalog import load_demo_catalog
 from hub.live import Subscription
 from hub.mosquitto import Broker
 from hub.service import HubService
 from hub.web import create_app
-from tests.conftest import HUB_ID, USERS, hub_config
+from tests.conftest import HUB_ID, USERS, bus_hub
 from tests.devices.test_scanner_host import LOGITECH, Bench
 from tests.helpers import WAIT_S, wait_until
 
 
 @pytest.fixture
 def hub(tmp_path: Path, broker: Broker) -> Iterator[HubService]:
-    svc = HubService(hub_config(tmp_path / "data", broker))
-    load_demo_catalog(svc.store)
+    svc = bus_hub(tmp_path / "data", broker)
     with svc.db.write() as conn:
         conn.execute("INSERT INTO registers (id, name) VALUES ('till-2', 'Till 2')")
-    svc.registry.start(broker.host, broker.port, "hub", USERS["hub"])
-    wait_until(lambda: svc.registry.connected)
     yield svc
     svc.stop()
 

@@ -20,7 +20,6 @@ from devices import bus
 from devices.link import close_client
 from hub.clock import iso
 from hub.db import Database
-from hub.demo_catalog import load_demo_catalog
 from hub.domain import weighing as rules
 from hub.domain.barcodes.gtin import check_digit
 from hub.domain.sale import CatalogItem, LineRequest, parse_lines
@@ -30,7 +29,7 @@ from hub.mosquitto import Broker
 from hub.service import HubService
 from hub.web import create_app
 from hub.weighing import WeighingDesk
-from tests.conftest import HUB_ID, USERS, hub_config
+from tests.conftest import HUB_ID, USERS, bus_hub
 from tests.helpers import T0, Clock, add_item, wait_until
 
 # -- the rules ---------------------------------------------------------------------------------
@@ -282,12 +281,7 @@ def hub(tmp_path: Path, broker: Broker) -> Iterator[HubService]:
 
 
 def _start(tmp_path: Path, broker: Broker, clock: Clock, catalog: bool = True) -> HubService:
-    svc = HubService(hub_config(tmp_path / "data", broker), clock=clock)
-    if catalog:
-        load_demo_catalog(svc.store)
-    svc.registry.start(broker.host, broker.port, "hub", USERS["hub"])
-    wait_until(lambda: svc.registry.connected)
-    return svc
+    return bus_hub(tmp_path / "data", broker, clock, catalog)
 
 
 @pytest.fixture
