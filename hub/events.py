@@ -64,7 +64,8 @@ CATALOG: tuple[EventType, ...] = (
         _f("lines", "array", "{line_no, sku, name, unit, qty, unit_price_minor, total_minor, tax_rate_bp, "
                              "tax_minor, modifiers, saving_minor, weight_source, weighing_id, discount_minor, "
                              "discount_reason, cart_discount_minor, price_override: null or {from_minor, to_minor, "
-                             "reason, by, approver}}"),
+                             "reason, by, approver}, price_source: null or label (an each item sold at the "
+                             "price its scale label carries)}"),
         _f("tenders", "array", "{kind, amount_minor, reference}: kind cash, card (reference: the terminal's), "
                                "gift_card or store_credit (reference: the account code), exchange (reference: "
                                "the return id)"),

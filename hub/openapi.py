@@ -70,7 +70,10 @@ OPENAPI: dict[str, Any] = {
                                                                   "(weight_source label). On a register with a scale a "
                                                                   "weighed line needs one of the two (422 "
                                                                   "manual_weight_refused); without a scale a bare qty is "
-                                                                  "weight_source manual"}}}},
+                                                                  "weight_source manual. Each items: a scale's price "
+                                                                  "label; the line is that one pack (qty 1) at the "
+                                                                  "label's price, no tier or break (price_source label; "
+                                                                  "422 label_without_price, label_one_pack)"}}}},
                                 "receipt": {"enum": ["print", "none"], "description": "print (default) on the register's "
                                             "printer, or none: no receipt, though cash still opens the drawer"},
                                 "tenders": {"type": "array", "minItems": 1, "items": {"type": "object", "required": ["kind", "amount_minor"],

@@ -106,6 +106,8 @@ def _line(ln: dict[str, Any], cur: str, prices_include_tax: bool) -> list[bus.Re
         out = [bus.ReceiptLine(name if qty == 1 else f"{qty} x {name}", amount(before, cur))]
         if qty != 1:
             out.append(bus.ReceiptLine(f"  @ {amount(ln['unit_price_minor'], cur)} each"))
+        if ln.get("price_source") == "label":
+            out.append(bus.ReceiptLine("  price from label"))
     else:
         per = "kg" if unit == "g" else "l"
         measured = (

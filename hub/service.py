@@ -260,10 +260,11 @@ class HubService:
         reasons = tuple(self.config["store"]["discount_reasons"])
         requests = sales.parse_lines(body.get("lines"), reasons)
         cart_discount, _ = sales.parse_cart(body, reasons)
-        if any(r.qty == 0 for r in requests):
-            raise ValidationError("a quote prices the quantities it is given: send qty on every line", field="lines")
         store = self.config["store"]
         catalog = self.store.items(r.sku for r in requests)
+        requests = self.weighing.price_labels(requests, catalog)  # a price label's line is one pack
+        if any(r.qty == 0 for r in requests):
+            raise ValidationError("a quote prices the quantities it is given: send qty on every line", field="lines")
         requests = [claimed_source(r, catalog[r.sku].unit) if r.sku in catalog else r for r in requests]
         lines = sales.price_lines(requests, catalog, store["prices_include_tax"], sales.parse_tier(body),
                                   cart_discount, store["tax_rounding"])

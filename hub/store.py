@@ -33,7 +33,8 @@ def line_dict(ln: SaleLine) -> dict[str, Any]:
             "cart_discount_minor": ln.cart_discount_minor,
             "price_override": None if ln.override_from_minor is None else {
                 "from_minor": ln.override_from_minor, "to_minor": ln.unit_price_minor, "reason": ln.override_reason,
-                "by": ln.override_by, "approver": ln.override_approver or None}}
+                "by": ln.override_by, "approver": ln.override_approver or None},
+            "price_source": ln.price_source}
 
 
 def normalize_code(code: str, region: str = "", pattern: str = "", check_price_digit: bool = True) -> str:
@@ -399,13 +400,14 @@ class Store:
         conn.executemany(
             "INSERT INTO sale_lines (sale_id, line_no, sku, name, unit, qty, unit_price_minor, total_minor, tax_rate_bp, "
             "tax_minor, modifiers, saving_minor, weight_source, weighing_id, discount_minor, discount_reason, "
-            "cart_discount_minor, discount_approver, override_from_minor, override_reason, override_by, override_approver) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "cart_discount_minor, discount_approver, override_from_minor, override_reason, override_by, override_approver, "
+            "price_source) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [(sale.id, ln.line_no, ln.sku, ln.name, ln.unit, ln.qty, ln.unit_price_minor, ln.total_minor, ln.tax_rate_bp,
               ln.tax_minor, json.dumps(list(ln.modifiers)), ln.saving_minor, ln.weight_source, ln.weighing_id or None,
               ln.discount_minor, ln.discount_reason, ln.cart_discount_minor,
               discount_approver if ln.discount_minor or ln.cart_discount_minor else None,
-              ln.override_from_minor, ln.override_reason, ln.override_by or None, ln.override_approver or None)
+              ln.override_from_minor, ln.override_reason, ln.override_by or None, ln.override_approver or None,
+              ln.price_source)
              for ln in sale.lines],
         )
         self._claim_weighings(conn, sale)

@@ -181,7 +181,7 @@ class WeighingDesk:
         has_scale: bool | None = None
         now = self.clock()
         out = []
-        for no, req in enumerate(requests, start=1):
+        for no, req in enumerate(self.price_labels(requests, catalog), start=1):
             item = catalog.get(req.sku)
             if item is None:  # price_lines names the unknown SKU
                 out.append(req)
@@ -210,6 +210,19 @@ class WeighingDesk:
             )
         return out
 
+    def price_labels(self, requests: list[LineRequest], catalog: Mapping[str, CatalogItem]) -> list[LineRequest]:
+        """Each line of an each item that carries a scale's price label, priced by that label
+        (read again here: the register's word for a price is never taken). Quotes use it too."""
+        out = []
+        for no, req in enumerate(requests, start=1):
+            item = catalog.get(req.sku)
+            if item is not None and req.code and item.unit != rules.WEIGHED_UNIT:
+                found = self._label(no, req, item)
+                parsed = found.get("parsed") or {}
+                req = rules.label_priced(no, req, str(parsed.get("kind", "")), found.get("embedded_price_minor"))
+            out.append(req)
+        return out
+
     def _weighing(self, weighing_id: str) -> rules.Weighing | None:
         row = self._row(weighing_id)
         if row is None:
@@ -224,6 +237,11 @@ class WeighingDesk:
         )
 
     def _label_grams(self, no: int, req: LineRequest, item: CatalogItem) -> int | None:
+        qty = self._label(no, req, item).get("qty")
+        return qty if isinstance(qty, int) else None
+
+    def _label(self, no: int, req: LineRequest, item: CatalogItem) -> dict[str, Any]:
+        """The line's label read again by the hub, and checked to name the line's own item."""
         try:
             found = self.lookup(req.code)
         except BackroomError as exc:
@@ -239,8 +257,7 @@ class WeighingDesk:
                 field=f"lines[{no - 1}].code",
                 code="label_other_item",
             )
-        qty = found.get("qty")
-        return qty if isinstance(qty, int) else None
+        return found
 
 
 def _answer(row: sqlite3.Row) -> dict[str, Any]:

@@ -94,7 +94,7 @@ async function askQuote() {
   renderPay();
   try {
     // the hub's quote; while it is out of reach, the same shape priced from this tablet's catalog
-    const data = await priceCart({ lines: lines.map((l) => ({ sku: l.sku, qty: l.qty, ...lineExtras(l) })), ...cartFields() },
+    const data = await priceCart({ lines: lines.map(lineBody), ...cartFields() }, // a label line's price is its label's
       ctl.signal);
     if (seq !== quote.seq) return;
     quote.last = { ...data, key: cartKey(lines), byLine: new Map(lines.map((l, i) => [l.key, data.lines[i]])) };
@@ -130,10 +130,12 @@ export function retryQuote() {
   if (quote.state === "failed") askQuote();
 }
 
-/** weight: for a weighed item, where its grams came from: {source: "scale", weighing_id} | {source: "label", code} | {source: "manual"}. */
+/** weight: for a weighed item, where its grams came from: {source: "scale", weighing_id} | {source: "label", code} | {source: "manual"};
+ * for an each item, {code, label_price_minor} when a scale's price label priced this one pack (its own line: the hub reads it again). */
 export function addLine(item, qty, weight = {}) {
-  let line = item.unit === "each"
-    ? state.lines.find((l) => l.sku === item.sku && l.unit === "each" && !l.modifiers?.length && !l.price_override) : null;
+  let line = item.unit === "each" && !weight.code
+    ? state.lines.find((l) => l.sku === item.sku && l.unit === "each" && !l.modifiers?.length && !l.price_override
+      && !l.code) : null;
   if (line) {
     line.qty += qty;
   } else {
@@ -204,7 +206,7 @@ function renderTotals() {
 /** A line's unit price and total as the hub quoted them; before that, the price from its lookup and "…". */
 function linePrice(l) {
   const q = quotedLine(l);
-  const price = formatMoney(q ? q.unit_price_minor : l.price_minor, state.currency);
+  const price = formatMoney(q ? q.unit_price_minor : l.label_price_minor ?? l.price_minor, state.currency);
   const plusTax = quote.last && !quote.last.prices_include_tax ? " + tax" : "";
   return {
     detail: l.unit === "each" ? `${price} each${plusTax}` : `${price} / ${l.unit === "ml" ? "l" : "kg"}${plusTax}`,
@@ -230,7 +232,11 @@ function renderLinePrices() {
 function cartLine(l, fresh) {
   const p = linePrice(l);
   const each = l.unit === "each";
-  const qty = each
+  const qty = each && l.code // one pack at its label's price: scan the next pack's own label
+    ? el("div", { class: "qty" }, el("span", { class: "count", "data-testid": "line-qty" }, l.qty),
+      el("span", { class: "weight-source muted", "data-testid": "price-source", dataset: { source: "label" } },
+        "price from label"))
+    : each
     ? el("div", { class: "qty" },
       el("button", { class: "btn", type: "button", "aria-label": `One less ${l.name}`, disabled: l.qty <= 1,
         onclick: () => changeQty(l.key, -1) }, "−"),

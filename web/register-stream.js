@@ -32,7 +32,7 @@ function onScan(data) {
   // the returns sheet, or a gift card being entered on the pay sheet, takes the scan
   if (seen(data.scan_id) || takeScan(data.code) || tenderScan(data.code)) return;
   // the AIM prefix goes with the code: a label's GS1 data reads only with it when the hub reads it again
-  addLookup({ item: data.item, qty: data.qty, parsed: data.parsed }, (data.aim || "") + data.code);
+  addLookup({ item: data.item, qty: data.qty, parsed: data.parsed, embedded_price_minor: data.embedded_price_minor }, (data.aim || "") + data.code);
 }
 
 function onScanError(data) {

@@ -1,6 +1,6 @@
 // The register: cart from scans (SSE and typed codes), weighed items weighed by the hub, cash payment.
 // This module starts the page and wires the others: register-state, -cart, -pay and -stream.
-import { formatQtyUnit, getSession, setText, signOut } from "/static/common.js";
+import { formatMoney, formatQtyUnit, getSession, setText, signOut } from "/static/common.js";
 import {
   addLine, clearCartTapped, quoteSoon, renderCart, retryQuote, wireCart,
 } from "./register-cart.js";
@@ -32,7 +32,11 @@ function addLookup(found, code) {
     return;
   }
   clearError();
-  if (item.unit === "each") {
+  if (item.unit === "each" && parsed?.kind === "rcn_price" && Number.isInteger(found.embedded_price_minor)) {
+    // a scale's price label: this pack sells at the label's price (the hub reads the label again)
+    addLine(item, 1, { code, label_price_minor: found.embedded_price_minor });
+    info(`Added ${item.name} at ${formatMoney(found.embedded_price_minor, state.currency)} from the label`);
+  } else if (item.unit === "each") {
     const n = Number.isInteger(qty) && qty > 0 ? qty : 1;
     addLine(item, n);
     info(n > 1 ? `Added ${n} × ${item.name} (case of ${n})` : `Added ${item.name}`);

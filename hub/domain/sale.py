@@ -51,10 +51,11 @@ class LineRequest:
     qty: int  # 0: not given; a weighed line then takes it from weighing_id or code (hub.domain.weighing)
     modifiers: tuple[str, ...] = ()
     weighing_id: str = ""  # a weighing the hub took on this register's scale
-    code: str = ""  # the scanned scale label or GS1 code the weight was read from
+    code: str = ""  # the scanned scale label or GS1 code the weight (or an each item's price) was read from
     weight_source: str | None = None  # settled by hub.domain.weighing.weigh_line: scale, label or manual
     discount: discounts.Discount | None = None
     price_override: discounts.PriceOverride | None = None
+    label_price_minor: int | None = None  # settled by hub.domain.weighing.label_priced: the pack's price label
 
 
 @dataclass(frozen=True)
@@ -79,6 +80,7 @@ class SaleLine:
     override_reason: str = ""
     override_by: str = ""  # who changed the price, and the manager who approved it (settled by the hub)
     override_approver: str = ""
+    price_source: str | None = None  # "label": an each item sold at the price its scale label carries
 
 
 @dataclass(frozen=True)
@@ -346,7 +348,9 @@ def price_lines(requests: list[LineRequest], catalog: Mapping[str, CatalogItem],
         except UnprocessableError as exc:
             raise UnprocessableError(f"line {no} ({item.name}): {exc.message}", field=f"lines[{no - 1}].modifiers") from None
         prices = item.prices or pricing.PriceList(item.unit, item.price_minor)
-        listed = pricing.price_line(prices, req.qty, tier, options)
+        if req.label_price_minor is not None:  # the label is the price of this one pack: no tier or break
+            prices = pricing.PriceList(item.unit, req.label_price_minor)
+        listed = pricing.price_line(prices, req.qty, tier if req.label_price_minor is None else "retail", options)
         # an override sells at its own flat unit price: no tier or break applies to it; modifiers still do
         priced = pricing.price_line(pricing.PriceList(item.unit, req.price_override.unit_price_minor), req.qty,
                                     "retail", options) if req.price_override else listed
@@ -364,5 +368,6 @@ def price_lines(requests: list[LineRequest], catalog: Mapping[str, CatalogItem],
                               priced.base_minor + priced.modifiers_minor - priced.total_minor,
                               req.weight_source, req.weighing_id, own, req.discount.reason if req.discount else "",
                               share, listed.unit_price_minor if override else None,
-                              override.reason if override else ""))
+                              override.reason if override else "",
+                              price_source="label" if req.label_price_minor is not None else None))
     return lines

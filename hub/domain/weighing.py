@@ -116,7 +116,7 @@ def weigh_line(
     hub read from req.code itself; weighing is the row req.weighing_id names (None: unknown).
     """
     if unit != WEIGHED_UNIT:
-        if req.weighing_id or req.code:
+        if req.weighing_id or (req.code and req.label_price_minor is None):
             field = "weighing_id" if req.weighing_id else "code"
             raise UnprocessableError(
                 f"line {no}: {req.sku} is sold by {unit}, not weighed; send it without {field}",
@@ -183,6 +183,28 @@ def _settled(no: int, req: LineRequest, grams: int, source: str, where: str) -> 
             code="weight_mismatch",
         )
     return dataclasses.replace(req, qty=grams, weight_source=source)
+
+
+def label_priced(no: int, req: LineRequest, kind: str, price_minor: int | None) -> LineRequest:
+    """An each item's line from a scale's price label: one pack, at the price printed on it.
+
+    kind and price_minor are what the hub read from req.code itself, never what the register
+    says. Each pack carries its own label (and maybe its own price), so a line is one label.
+    """
+    if kind != "rcn_price" or price_minor is None:
+        raise UnprocessableError(
+            f"line {no}: the code {req.code} carries no price, and {req.sku} is sold each; "
+            "send the line without code (a price label is the only code a line of each items may carry)",
+            field=_line(no, "code"),
+            code="label_without_price",
+        )
+    if req.qty not in (0, 1):
+        raise UnprocessableError(
+            f"line {no}: a price label prices one pack, not {req.qty}; scan each pack's own label",
+            field=_line(no, "qty"),
+            code="label_one_pack",
+        )
+    return dataclasses.replace(req, qty=1, label_price_minor=price_minor)
 
 
 def claimed_source(req: LineRequest, unit: str) -> LineRequest:

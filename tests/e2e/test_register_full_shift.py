@@ -21,6 +21,7 @@ from typing import Any
 
 import pytest
 
+from hub.domain.barcodes.encode import rcn_label_code
 from hub.mosquitto import Broker
 from tests.e2e.conftest import Shop, _print_tracebacks
 from tests.e2e.test_register_cart import add, manager_approves
@@ -38,6 +39,8 @@ HAM_LABEL = (
     "Ham, sliced",
     125,
 )  # GB layout: 20 12346 3 0125 1, 1.25 at 5.00/kg is 250 g
+# a prepacked wedge sold each, whose label the deli's scale priced: 3.47 on the label, 4.00 on the shelf
+BRIE_LABEL = (rcn_label_code("rcn_price", "12347", 347, "GB"), "Brie wedge", 347)
 CASHIER = ("cara", "864213")
 MANAGER = ("mona", "739152")
 
@@ -126,6 +129,7 @@ def test_a_whole_shift_from_pairing_to_the_z_report(shop: Shop, browser: Any, la
     shop.api(
         "/api/v1/items", {"sku": "12346", "name": HAM_LABEL[1], "unit": "g", "price_minor": 500}
     )
+    shop.api("/api/v1/items", {"sku": "12347", "name": BRIE_LABEL[1], "unit": "each", "price_minor": 400})
     context, page = paired_and_open(shop, browser, VIEWPORTS[layout])
     try:
         # --- sale 1: scans, two weighings, a scale label, 50% off approved by a manager, card + cash
@@ -155,7 +159,11 @@ def test_a_whole_shift_from_pairing_to_the_z_report(shop: Shop, browser: Any, la
         ham.wait_for()
         assert ham.get_by_test_id("line-qty").inner_text() == "0.250 kg"
         assert ham.get_by_test_id("weight-source").inner_text() == "from label"
-        page.wait_for_function("document.querySelectorAll('[data-testid=cart-line]').length === 4")
+        scan(shop, BRIE_LABEL[0])  # sold each, at the label's 3.47 rather than the shelf's 4.00
+        brie = page.get_by_test_id("cart-line").filter(has_text=BRIE_LABEL[1])
+        brie.get_by_test_id("line-total").filter(has_text="3.47").wait_for()
+        assert brie.get_by_test_id("price-source").inner_text() == "price from label"
+        page.wait_for_function("document.querySelectorAll('[data-testid=cart-line]').length === 5")
         full = int(
             page.wait_for_function(
                 "document.querySelector('[data-testid=cart-total]').dataset.minor"
@@ -222,6 +230,9 @@ def test_a_whole_shift_from_pairing_to_the_z_report(shop: Shop, browser: Any, la
             250,
             "label",
         )
+        brie_line = recorded["lines"][4]
+        assert (brie_line["sku"], brie_line["qty"], brie_line["unit_price_minor"], brie_line["price_source"]) == (
+            "12347", 1, BRIE_LABEL[2], "label")
         page.get_by_test_id("new-sale").click()
 
         # --- sale 2: two loaves by scanning, exact cash
