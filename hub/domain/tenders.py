@@ -22,6 +22,8 @@ card number is refused, whatever the field.
 
 from __future__ import annotations
 
+import csv
+import io
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -34,7 +36,7 @@ TENDER_KINDS = ("cash", "card", "gift_card", "store_credit", "exchange")
 STORED_VALUE_KINDS = ("gift_card", "store_credit")
 MAX_TENDERS = 20
 MAX_AMOUNT = 10**10
-BARCODE_FIELDS = frozenset({"code", "barcode", "barcodes", "gtin", "sku", "data", "receipt_code"})
+BARCODE_FIELDS = frozenset({"code", "barcode", "barcodes", "gtin", "sku", "data", "receipt_code", "q"})  # q: a search
 CARD_NUMBER_MESSAGE = ("that looks like a card number: never type card numbers into Backroom; "
                        "enter the terminal's reference")
 # 13-19 digits in groups joined by one space or dash, not glued to a letter or digit, nor part of a longer
@@ -105,6 +107,25 @@ def find_card_number(value: Any, path: str = "") -> str | None:
         return path if looks_like_card_number(str(value)) else None
     if isinstance(value, str) and not _UUID.fullmatch(value.strip()):
         return path if looks_like_card_number(value) else None
+    return None
+
+
+def find_card_number_in_csv(text: str) -> str | None:
+    """Where in a CSV file (`row N, column NAME`) the first card-number-looking cell is, or None.
+
+    The header row names the columns, so a barcode column gets the barcode rule; a cell of a row
+    the header does not name is searched as free text."""
+    rows = csv.reader(io.StringIO(text))
+    header = [h.strip() for h in next(rows, [])]
+    for n, row in enumerate(rows, start=1):  # data rows, numbered as the item import numbers them
+        for i, cell in enumerate(row):
+            name = header[i] if i < len(header) and header[i] else f"#{i + 1}"
+            if name == "barcodes":  # the item CSV lists barcodes in one cell, separated by | or spaces
+                parts: Any = [p for p in re.split(r"[|;\s]+", cell) if p]
+            else:
+                parts = cell
+            if find_card_number({name: parts}) is not None:
+                return f"row {n}, column {name}"
     return None
 
 

@@ -117,3 +117,31 @@ def test_the_value_is_never_logged_or_stored(client: FlaskClient, h: dict, svc: 
     assert pan not in caplog.text and pan not in resp.get_data(as_text=True)
     dump = "\n".join(svc.db.conn.iterdump())
     assert pan not in dump
+
+
+def test_query_strings_are_guarded_too_with_the_barcode_rule(client: FlaskClient, h: dict, caplog) -> None:
+    pan = "4111111111111111"
+    _refused(client.get(f"/api/v1/items?q={pan}", headers=h["cashier"]), "q")
+    _refused(client.get(f"/api/v1/lookup?code={pan}", headers=h["cashier"]), "code")  # 16 digits: no GTIN
+    code = next(c for c in (gtin(f"400000000{n:03d}") for n in range(100)) if luhn_ok(c))
+    assert client.get(f"/api/v1/lookup?code={code}", headers=h["cashier"]).status_code == 404  # a barcode: asked
+    assert client.get(f"/api/v1/items?q={code}", headers=h["cashier"]).status_code == 200  # searched by barcode
+    assert pan not in caplog.text
+
+
+def test_a_csv_file_is_guarded_naming_row_and_column_and_nothing_applies(client: FlaskClient, h: dict) -> None:
+    pan = "5555-5555-5555-4444"
+    code = next(c for c in (gtin(f"400000001{n:03d}") for n in range(100)) if luhn_ok(c))
+    csv_text = ("sku,name,unit,price,tax_category,barcodes\n"
+                f"JAM,Jam,each,3.50,zero,{code}\n"
+                f"HONEY,Honey paid {pan},each,4.50,zero,\n")
+    resp = client.post("/api/v1/items/import", data=csv_text, content_type="text/csv", headers=h["owner"])
+    _refused(resp, "row 2, column name")
+    assert pan not in resp.get_data(as_text=True)
+    assert client.get("/api/v1/items/JAM", headers=h["owner"]).status_code == 404
+    fine = csv_text.replace(f" paid {pan}", "")  # a GTIN that happens to pass Luhn stays a barcode
+    assert client.post("/api/v1/items/import", data=fine, content_type="text/csv", headers=h["owner"]).status_code == 200
+
+
+def test_a_form_body_is_guarded(client: FlaskClient) -> None:
+    _refused(client.post("/login", data={"username": "owner", "password": "378282246310005"}), "password")
