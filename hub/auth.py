@@ -7,6 +7,7 @@ import hashlib
 import hmac
 import secrets
 import uuid
+from datetime import timedelta
 
 from hub import events
 from hub.clock import Clock, iso, system_clock
@@ -101,6 +102,7 @@ class Auth:
                 if not check_password(password, row["password_hash"]):
                     changes.append(("password", None, "changed"))
                     conn.execute("UPDATE users SET password_hash = ? WHERE username = ?", (hash_password(password), username))
+                    conn.execute("DELETE FROM web_sessions WHERE username = ?", (username,))  # signed in with the old one
                 conn.execute("UPDATE users SET role = ? WHERE username = ?", (role, username))
             conn.executemany(
                 "INSERT INTO user_changes (username, field, old, new, actor, at) VALUES (?, ?, ?, ?, ?, ?)",
@@ -109,6 +111,28 @@ class Auth:
             if changes:
                 events.append_event(conn, "user.changed", {"username": username, "by": actor, "changes": [
                     {"field": f, "old": o, "new": n} for f, o, n in changes]}, now)
+
+    # -- password sign-ins: kept here so that signing out ends every copy of the cookie ------------
+    def start_session(self, username: str, lifetime: timedelta) -> str:
+        """A new sign-in's random id (kept in the signed cookie); sign-ins older than lifetime go."""
+        sid = secrets.token_urlsafe(24)
+        now = self.clock()
+        with self.db.write() as conn:
+            conn.execute("DELETE FROM web_sessions WHERE started_at < ?", (iso(now - lifetime),))
+            conn.execute("INSERT INTO web_sessions (id_hash, username, started_at) VALUES (?, ?, ?)",
+                         (_token_hash(sid), username, iso(now)))
+        return sid
+
+    def end_session(self, sid: str) -> None:
+        with self.db.write() as conn:
+            conn.execute("DELETE FROM web_sessions WHERE id_hash = ?", (_token_hash(sid),))
+
+    def session_live(self, sid: object, username: str) -> bool:
+        """Whether this password sign-in of username has not been signed out (or ended by a new password)."""
+        if not isinstance(sid, str) or not sid:
+            return False
+        row = self.db.conn.execute("SELECT username FROM web_sessions WHERE id_hash = ?", (_token_hash(sid),)).fetchone()
+        return row is not None and row["username"] == username
 
     def current_role(self, username: str) -> str | None:
         """The person's role now, or None when they no longer exist or are disabled."""

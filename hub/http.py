@@ -36,7 +36,8 @@ def requires(*roles: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
             elif "user" in session:
                 # the role is read again on each request: a disabled or demoted person loses it at once
                 current = svc.auth.current_role(session["user"])
-                if current is None:
+                signed_out = not is_pin_session() and not svc.auth.session_live(session.get("sid"), session["user"])
+                if current is None or signed_out:  # disabled, or this sign-in was signed out (anywhere)
                     session.clear()
                     raise Unauthorized("your sign-in is no longer valid; sign in again")
                 role = current
@@ -86,13 +87,13 @@ def sign_in_check() -> Callable[[], bool]:
 
         return token_live
     user, tablet_id, pin_session = session.get("user"), session.get("tablet"), session.get("pin_session")
-    tablet_token = request.cookies.get(COOKIE)
+    tablet_token, sid = request.cookies.get(COOKIE), session.get("sid")
 
     def session_live() -> bool:
         if user is None or svc.auth.current_role(user) is None:
             return False
         if tablet_id is None:
-            return True
+            return svc.auth.session_live(sid, user)  # a password sign-in: until /logout or a new password
         tablet = svc.pairing.tablet_for_token(tablet_token)
         return tablet is not None and tablet["id"] == tablet_id and tablet["session_id"] == pin_session
 

@@ -114,12 +114,15 @@ def create_app(svc: HubService) -> Flask:
         username, password = str(data.get("username", "")), str(data.get("password", ""))
         role = svc.auth.login(username, password)
         session.clear()
-        session.update(user=username, csrf=secrets.token_urlsafe(24))
+        sid = svc.auth.start_session(username, app.permanent_session_lifetime)  # /logout can end it everywhere
+        session.update(user=username, csrf=secrets.token_urlsafe(24), sid=sid)
         session.permanent = True
         return _json({"user": username, "role": role})
 
     @app.post("/logout")
     def logout() -> Response:
+        if isinstance(session.get("sid"), str):
+            svc.auth.end_session(session["sid"])  # every copy of this cookie, and its open streams, end too
         session.clear()
         return _json({"ok": True})
 
@@ -136,6 +139,7 @@ def create_app(svc: HubService) -> Flask:
         if name == "register" and TABLET_COOKIE in request.cookies and "user" not in session:
             return Response(_web_file(PAGES[name]), mimetype="text/html")  # a paired tablet: PIN sign-in there
         if ("user" not in session or svc.auth.current_role(session["user"]) is None
+                or not (is_pin_session() or svc.auth.session_live(session.get("sid"), session["user"]))
                 or (name != "register" and is_pin_session())):  # back office needs the password
             wanted = request.full_path.rstrip("?")  # keep ?view=... through the sign-in
             return redirect(f"/login?next={quote(wanted, safe='/')}")  # type: ignore[return-value]
