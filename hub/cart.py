@@ -60,3 +60,30 @@ class CartRules:
         discounted = any(ln.discount_minor or ln.cart_discount_minor for ln in lines)
         approver = approvers.get("discount") or (who if discounted and allows(role, ("manager",)) else None)
         return dataclasses.replace(sale, lines=lines), approver
+
+    def settle_offline(self, conn: sqlite3.Connection, sale: Sale, tokens: Mapping[str, str], actor: str,
+                       seller_role: str, sender_role: str, now: datetime
+                       ) -> tuple[Sale, str | None, list[dict[str, Any]]]:
+        """An offline sale's approvals: the customer has paid and left, so a missing one never refuses
+        the sale; it is kept for the owner's review, [{action, details, reason}], instead. An approval
+        queued with the sale (asked before the hub dropped) is spent as usual. A manager's discount
+        or price change sent by a lower role is flagged too: the hub cannot tell the manager was there."""
+        seller = actor.removeprefix("user:")
+        approvers: dict[str, str] = {}
+        missing: list[dict[str, Any]] = []
+        for need in self.needed(list(sale.lines), seller_role):
+            if tokens.get(need["action"]):
+                approvers[need["action"]] = require_approval(conn, tokens[need["action"]], need["action"],
+                                                             need["details"], actor, now=now)
+            else:
+                missing.append({**need, "reason": "no_approval"})
+        adjusted = any(ln.discount_minor or ln.cart_discount_minor or ln.override_from_minor is not None
+                       for ln in sale.lines)
+        if adjusted and allows(seller_role, ("manager",)) and not allows(sender_role, ("manager",)):
+            missing.append({"action": "seller", "details": {"sold_by": seller, "role": seller_role},
+                            "reason": "seller_unverified"})
+        lines = tuple(ln if ln.override_from_minor is None else dataclasses.replace(
+            ln, override_by=seller, override_approver=approvers.get("price_override", "")) for ln in sale.lines)
+        discounted = any(ln.discount_minor or ln.cart_discount_minor for ln in lines)
+        approver = approvers.get("discount") or (seller if discounted and allows(seller_role, ("manager",)) else None)
+        return dataclasses.replace(sale, lines=lines), approver, missing

@@ -206,6 +206,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def cmd_status(args: argparse.Namespace) -> int:
     from hub.inbound import summary as inbound_summary
+    from hub.offline_review import summary as offline_summary
     from hub.outbox import Outbox
     from hub.service import open_database
 
@@ -223,7 +224,8 @@ def cmd_status(args: argparse.Namespace) -> int:
             health: dict[str, Any] = json.loads(resp.read())
     except OSError as exc:
         health = {"ok": False, "error": f"no answer from {url}: {getattr(exc, 'reason', exc)}"}
-    result = {"hub": {"id": config["hub"]["id"], **health}, "devices": devices, "sync": sync}
+    offline = offline_summary(db.conn)
+    result = {"hub": {"id": config["hub"]["id"], **health}, "devices": devices, "sync": sync, "offline_sales": offline}
     if args.json:
         print(json.dumps(result, indent=2))
         return 0 if health.get("ok") else 1
@@ -253,6 +255,11 @@ def cmd_status(args: argparse.Namespace) -> int:
                  if inbound["back_office_requests"] else ""))
     else:
         print("inbound: off (cloud.changes_url is empty)")
+    print(f"offline sales: {offline['offline_sales']} replayed by registers; "
+          + (f"{offline['unreviewed']} charged at other prices than the hub's or without an approval, not yet "
+               "reviewed (status page)"
+             if offline["unreviewed"] else "none left to review")
+          + (f"; {offline['oversold']} sold below zero stock (stock exceptions)" if offline["oversold"] else ""))
     return 0 if health.get("ok") else 1
 
 

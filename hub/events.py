@@ -252,6 +252,14 @@ CATALOG: tuple[EventType, ...] = (
     EventType("shift.opened", "a register's shift began with a float counted into the drawer", (
         _f("id", "string", "the shift id"), _f("number", "integer", "the hub's running shift number"),
         _f("register_id", "string", "the register"), _f("float_minor", "integer", "the float"), BY)),
+    EventType("offline_sale.reviewed", "an owner reviewed a sale a register made without the hub, charged at other "
+              "prices than the hub's (or below zero stock); recorded once", (
+        _f("sale_id", "string", "the sale"), _f("number", "integer", "its sale number"),
+        _f("register_id", "string", "the register that sold it"),
+        _f("price_differences", "integer", "how many of its lines were charged at other than the hub's price"),
+        _f("charged_total_minor", "integer", "what the customer paid"),
+        _f("today_total_minor", "integer", "the sale at the hub's prices when it arrived", nullable=True),
+        _f("note", "string", "the owner's note ('' when none)"), BY)),
     EventType("shift.closed", "a shift closed with a cash count: its Z report, as kept and printed", (
         _f("kind", "string", "`Z`"), _f("shift", "object", "{id, number, register_id, opened_at/by, closed_at/by}"),
         _f("currency", "string", "the store's currency")),

@@ -549,6 +549,12 @@ OPENAPI["components"]["schemas"]["SaleRequest"]["properties"].update({
                                "accepted only from a paired tablet or an integration token (else 403 "
                                "offline_not_allowed) and within the register's last two shifts (else 422 "
                                "offline_outside_shift)"},
+    "sold_by": {"type": "string",
+                "description": "with offline: who was signed in on the register when the sale was made; the sale "
+                               "is theirs (its actor), whoever's session sends it. Approvals their role would need "
+                               "never refuse an offline sale: they are kept for the owner's review "
+                               "(GET /api/v1/offline-sales approvals_missing), as is a manager's discount sent by a "
+                               "lower role, and a name that is no person here"},
 })
 
 OPENAPI["paths"].update({  # tablets as registers: pairing, PINs, approvals, shifts (hub.registers_api)
@@ -629,6 +635,44 @@ OPENAPI["paths"].update({  # tablets as registers: pairing, PINs, approvals, shi
         {"202": {"description": "the print job"}, "409": {"description": "code no_printer"}},
         params=[_path_param("shift_id")])},
 })
+_OFFLINE_SALE = ("{sale_id, number, receipt_code, register_id, register_name, tablet: {id, user_agent} or null, cashier, "
+                 "currency, recorded_at (when the cashier sold it, the tablet's clock), received_at (when it reached "
+                 "the hub), catalog_version (of the snapshot it was priced from), charged_total_minor (what was "
+                 "paid), today_total_minor (the sale at the hub's prices on arrival), difference_minor (charged - "
+                 "today), price_differences: [{line_no, sku, name, qty, unit, charged_unit_price_minor, "
+                 "charged_total_minor, today_unit_price_minor, today_total_minor}], oversold: [{sku, name}] (taken "
+                 "below zero stock: on GET /api/v1/stock/exceptions), voided, reviewed: null or {at, by, note}, sent_by (whose "
+                 "session sent it; cashier is who sold it), approvals_missing: [{action, details, reason: no_approval, "
+                 "seller_unverified or seller_unknown}] (what a manager would have approved had the hub been there)}")
+_Q = [{"name": n, "in": "query", "required": False, "schema": {"type": "string"}, "description": d} for n, d in (
+    ("differences", "1: only sales charged at other prices than the hub's, or with approvals missing"),
+    ("reviewed", "1: only reviewed ones; 0: only those not yet reviewed"),
+    ("since", "RFC 3339: reached the hub at or after"), ("until", "RFC 3339: reached the hub before"),
+    ("register", "only this register's"), ("cursor", "next_cursor of the page before"),
+    ("limit", "1-200, default 50"))]
+OPENAPI["paths"].update({  # the owner's review of offline sales (hub.offline_review, hub.offline_review_api)
+    "/api/v1/offline-sales": {"get": _op(
+        "Sales registers made without the hub, newest arrival first: {sales: [" + _OFFLINE_SALE + "], next_cursor, "
+        "summary: {offline_sales, with_differences (prices or approvals), unreviewed (with differences, not reviewed), "
+        "oversold}} (summary "
+        "counts all, whatever the filters)", "manager, owner, integration",
+        {"200": {"description": "a page of offline sales"}}, params=_Q)},
+    "/api/v1/offline-sales/{sale_id}": {"get": _op(
+        "One offline sale: " + _OFFLINE_SALE, "manager, owner, integration",
+        {"200": {"description": "the sale"}, "404": {"description": "no offline sale with this id"}},
+        params=[_path_param("sale_id")])},
+    "/api/v1/offline-sales/{sale_id}/review": {"post": _op(
+        "Mark an offline sale reviewed, with an optional {note} (at most 200 characters): recorded with who and when "
+        "and sent as offline_sale.reviewed. Again later answers the first review and records nothing",
+        "owner", {"200": {"description": "the sale, with reviewed"}, "404": {"description": "no offline sale"}},
+        params=[_path_param("sale_id")])},
+})
+OPENAPI["paths"]["/api/v1/registers/{register_id}/shifts"]["get"] = _op(
+    "The register's latest closed shifts, newest first, as their kept Z reports: {reports} (?limit=1-100, default "
+    "10). Each report's late_offline_sales and cash.voids_minor show what reached or left the drawer from earlier "
+    "shifts", "cashier and up, integration", {"200": {"description": "{reports}"}},
+    params=[_path_param("register_id"), {"name": "limit", "in": "query", "required": False,
+                                         "schema": {"type": "integer", "minimum": 1, "maximum": 100}}])
 OPENAPI["info"]["description"] = _CARD_GUARD
 _SV = ("{code, kind (gift_card or store_credit), balance_minor, currency, created_at, created_by, note, movements: "
        "the latest 20 [{id, kind (issue, top_up, redeem, refund, void), amount_minor, balance_minor, actor, sale_id, "

@@ -194,6 +194,14 @@ def registers_blueprint(svc: HubService) -> Blueprint:
     def open_shift(register_id: str) -> Response:
         return _json(shifts.open(register_id, _body(), g.actor), 201)
 
+    @bp.get("/api/v1/registers/<register_id>/shifts")
+    @requires("cashier", "integration")
+    def shift_history(register_id: str) -> Response:
+        limit = request.args.get("limit", "10")
+        if not limit.isdigit() or not 1 <= int(limit) <= 100:
+            raise ValidationError(f"limit must be a whole number from 1 to 100 (got {limit!r})", field="limit")
+        return _json({"reports": shifts.history(register_id, int(limit))})
+
     @bp.get("/api/v1/registers/<register_id>/shift")
     @requires("cashier", "integration")
     def current_shift(register_id: str) -> Response:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import logging
 import secrets
+import sqlite3
 import threading
 import time
 from pathlib import Path
@@ -12,7 +13,7 @@ from typing import Any
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from hub import sysinfo
+from hub import offline_review, sysinfo
 from hub.approvals import Approvals
 from hub.auth import Auth, allows
 from hub.bridge import BridgeTransport
@@ -207,6 +208,7 @@ class HubService:
                             "token); send this sale without offline and recorded_at", field="offline",
                             code="offline_not_allowed")
         charged = sales.parse_charged(body, len(requests))
+        seller = sales.offline_seller(body)  # an offline sale is the seller's, whoever's session sends it
         # the offline marks stay out of the hash: a sale first sent live, then replayed from the queue, is one sale
         request_hash = canonical_hash({k: v for k, v in body.items() if k not in sales.OFFLINE_FIELDS})
         replay = self.store.find_sale_replay(sale_id, request_hash)
@@ -232,13 +234,30 @@ class HubService:
                        "today_total_minor": sum(ln.total_minor for ln in today),
                        "shift_from": iso(recorded_at + sales.OFFLINE_CLOCK_SKEW)}
         rules = CartRules.from_store(store)  # discounts and overrides: the manager approvals they need
+        flags: list[dict[str, Any]] = []
+        seller_role = role
+        if offline is not None:  # the sale is the seller's; who sent it is kept with it
+            offline["sent_by"] = actor
+            known = self.auth.current_role(seller) if seller else None
+            if seller and known:
+                actor, seller_role = f"user:{seller}", known
+            elif seller:
+                flags.append({"action": "seller", "details": {"sold_by": seller}, "reason": "seller_unknown"})
+
+        def approve(conn: sqlite3.Connection, s: sales.Sale) -> tuple[sales.Sale, str | None]:
+            if offline is None:
+                return rules.settle(conn, s, approvals, actor, role, self.clock())
+            settled, approver, missing = rules.settle_offline(conn, s, approvals, actor, seller_role, role,
+                                                              self.clock())
+            offline["approvals_missing"] = flags + missing  # kept for the owner's review, never refused
+            return settled, approver
         # an offline sale's customer has left: no receipt prints now (a reprint stays possible)
         printed = receipt_choice(body) == "print"  # or none: no paper, but cash still opens the drawer
         plan = self.print_queue.plan_receipt(register_id) if recorded_at is None and printed else \
             {"job_id": None, "status": "none" if recorded_at is None else "offline", "device_id": None}
         response, created = self.store.record_sale(
             sale, request_hash, actor, plan, offline=offline,
-            approve=lambda conn, s: rules.settle(conn, s, approvals, actor, role, self.clock()),
+            approve=approve,
             spend_credit=lambda conn, s, at: self.returns.spend_credit(conn, s.id, s.register_id, list(s.tenders),
                                                                        actor, at))
         if not created:  # another request with this id committed first
@@ -309,6 +328,7 @@ class HubService:
             "devices": self.registry.devices(),
             "registers": registers,
             "sync": sync,
+            "offline_sales": offline_review.summary(self.db.conn),  # the status page's review count
         }
 
     def cloud_state(self) -> dict[str, Any] | None:

@@ -86,6 +86,13 @@ class Shifts:
                                    (register_id,)).fetchone()
         return _shift(row) if row else None
 
+    def history(self, register_id: str, limit: int = 10) -> list[dict[str, Any]]:
+        """The register's latest closed shifts, newest first, each with its kept Z report."""
+        rows = self.db.conn.execute(
+            "SELECT z.report FROM shifts h JOIN z_reports z ON z.shift_id = h.id WHERE h.register_id = ? "
+            "ORDER BY h.number DESC LIMIT ?", (register_id, limit)).fetchall()
+        return [json.loads(r[0]) for r in rows]
+
     def require_open(self, register_id: Any) -> None:
         """A register's tablet sells only in an open shift."""
         if isinstance(register_id, str) and self.current(register_id) is None:

@@ -327,9 +327,11 @@ class Store:
                 if (row[0] if row else 0) - qty < 0:
                     oversold.append(sku)
         conn.execute("INSERT INTO offline_sales (sale_id, recorded_at, received_at, oversold, catalog_version, "
-                     "today_total_minor, price_differences) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                     "today_total_minor, price_differences, sent_by, approvals_missing) "
+                     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                      (sale.id, offline["recorded_at"], iso(self.clock()), json.dumps(oversold),
-                      offline["catalog_version"], offline["today_total_minor"], json.dumps(offline["differences"])))
+                      offline["catalog_version"], offline["today_total_minor"], json.dumps(offline["differences"]),
+                      offline.get("sent_by"), json.dumps(offline.get("approvals_missing", []))))
 
     @staticmethod
     def _claim_weighings(conn: sqlite3.Connection, sale: Sale) -> None:

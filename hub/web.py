@@ -23,6 +23,7 @@ from hub.http import _body, _json, is_pin_session, requires, sign_in_check
 from hub.inbound_api import inbound_blueprint
 from hub.items_api import items_blueprint
 from hub.live import CLOSE, HEARTBEAT_S, sse_stream
+from hub.offline_review_api import offline_review_blueprint
 from hub.openapi import OPENAPI
 from hub.pairing import COOKIE as TABLET_COOKIE
 from hub.print_api import print_blueprint
@@ -93,6 +94,7 @@ def create_app(svc: HubService) -> Flask:
     app.register_blueprint(sync_blueprint(svc))
     app.register_blueprint(inbound_blueprint(svc))
     app.register_blueprint(stored_value_blueprint(svc.stored_value))
+    app.register_blueprint(offline_review_blueprint(svc))
     card_guard(app)  # after bind(): a JSON body with a card number in it is refused before any view
 
     @app.get("/healthz")

@@ -1,6 +1,9 @@
 // The register's shift: opened with the float counted into the drawer, closed with a cash count
 // (a total, or counted by denomination); the Z report then shows on screen and prints on the
-// register's receipt printer, with a button to print it again.
+// register's receipt printer, with a button to print it again. Before the count and on the Z report
+// the cashier sees what changes the drawer from earlier shifts: cash paid back for an earlier
+// shift's sale voided now (it lowers the expected cash), and offline sales of an earlier shift that
+// reached the hub late (their cash is that shift's). Earlier shifts' Z reports are one tap away.
 import { api, el, formatMoney, formatTime, moneyInputValue, parseMoney } from "/static/common.js";
 import { registerId, state } from "./register-state.js";
 
@@ -33,6 +36,60 @@ function amountField(id, label, testid) {
       "data-testid": testid, enterkeyhint: "done" }));
 }
 
+const receiptCode = (number) => `S${String(number).padStart(8, "0")}`;
+
+/** What this drawer holds or lacks because of earlier shifts, in words for the cashier counting it. */
+function drawerNotes(report) {
+  const notes = [];
+  const voids = report.cash?.voids_minor || 0;
+  if (voids) {
+    const n = report.voids?.earlier_shifts_count || 0;
+    notes.push(el("p", { class: "notice notice-warn drawer-note", "data-testid": "shift-cash-voids" },
+      el("strong", {}, `Cash voids ${money(-voids)}. `),
+      `Paid back from this drawer for ${n === 1 ? "a sale" : `${n} sales`} of an earlier shift, voided during `
+      + `this one. The expected cash is ${money(voids)} lower for it.`));
+  }
+  const late = report.late_offline_sales;
+  if (late?.count) {
+    const cash = late.sales.reduce((sum, sale) => sum + (sale.cash_minor || 0), 0);
+    notes.push(el("div", { class: "notice notice-warn drawer-note late-offline", "data-testid": "shift-late-offline" },
+      el("strong", {}, `Late offline sales: ${late.count} · ${money(late.total_minor)}`),
+      el("p", {}, `Sold while the register could not reach the hub, during an earlier shift, and received after `
+        + `that shift had closed. Their cash (${money(cash)}) went into that shift's drawer: it is not in the `
+        + "expected cash here."),
+      el("ul", {}, ...late.sales.map((sale) => el("li", { "data-testid": "late-offline-sale" },
+        `${receiptCode(sale.number)} · shift #${sale.shift_number} · sold ${formatTime(sale.recorded_at)} · `
+        + `${money(sale.total_minor)}${sale.cash_minor ? `, cash ${money(sale.cash_minor)}` : ""}`)))));
+  }
+  return notes;
+}
+
+async function historySheet(back) {
+  const list = el("ul", { class: "parked-list", "data-testid": "shift-history" }, el("li", { class: "muted" }, "Loading…"));
+  sheet("Earlier shifts", true, list, el("button", { type: "button", class: "btn", onclick: back }, "Back"));
+  try {
+    const { reports } = await api(`${base}/shifts?limit=10`);
+    list.replaceChildren(...(reports.length ? reports.map((z) => {
+      const over = z.cash.over_short_minor;
+      const flags = [z.late_offline_sales?.count ? `${z.late_offline_sales.count} late offline` : "",
+        z.cash.voids_minor ? `cash voids ${money(-z.cash.voids_minor)}` : ""].filter(Boolean);
+      return el("li", {}, el("button", { type: "button", class: "btn past-shift", "data-testid": "past-shift",
+        "data-number": z.shift.number, onclick: () => showReport(z, () => historySheet(back)) },
+      el("strong", {}, `Shift #${z.shift.number}`),
+      el("span", {}, ` closed ${formatTime(z.shift.closed_at)} · ${over > 0 ? "over" : over < 0 ? "short" : "even"}`
+        + `${over ? ` ${money(Math.abs(over))}` : ""}`),
+      flags.length ? el("span", { class: "badge badge-warn" }, flags.join(" · ")) : null));
+    }) : [el("li", { class: "muted" }, "No shift has closed on this register yet.")]));
+  } catch (err) {
+    list.replaceChildren(el("li", { class: "notice notice-bad" }, err.message));
+  }
+}
+
+function historyButton(back) {
+  return el("button", { type: "button", class: "btn btn-quiet", "data-testid": "shift-history-button",
+    onclick: () => historySheet(back) }, "Earlier shifts");
+}
+
 function openSheet(forced) {
   const message = notice();
   const form = el("form", { class: "shift-form", autocomplete: "off" },
@@ -55,7 +112,7 @@ function openSheet(forced) {
   });
   sheet("Open a shift", forced, el("p", {}, "Count the cash in the drawer before the first sale."), form,
     forced ? el("button", { type: "button", class: "btn", onclick: () => document.getElementById("sign-out")?.click() },
-      "Not you? Switch cashier") : null);
+      "Not you? Switch cashier") : null, historyButton(() => openSheet(forced)));
 }
 
 async function shiftSheet() {
@@ -68,6 +125,8 @@ async function shiftSheet() {
     el("dt", {}, "Shift"), el("dd", {}, `#${current.number}, opened ${formatTime(current.opened_at)} by `
       + `${current.opened_by.replace(/^user:/, "")}`),
     el("dt", {}, "Sales"), el("dd", {}, `${report.sales.count} · ${money(report.sales.total_minor)}`),
+    report.cash.voids_minor ? [el("dt", {}, "Cash voids"), el("dd", { "data-testid": "cash-voids" },
+      money(-report.cash.voids_minor))] : null,
     el("dt", {}, "Expected cash"), el("dd", { "data-testid": "expected-cash" }, money(report.cash.expected_minor)));
   const counts = el("div", { class: "denominations", hidden: true },
     ...DENOMINATIONS.map((d) => el("label", {}, money(d),
@@ -105,7 +164,7 @@ async function shiftSheet() {
       Object.assign(message, { textContent: err.message, hidden: false });
     }
   });
-  sheet("Shift", false, facts, form);
+  sheet("Shift", false, facts, ...drawerNotes(report), form, historyButton(shiftSheet));
 }
 
 function row(label, minor, testid) {
@@ -129,7 +188,8 @@ async function watchJob(job, status) {
   }
 }
 
-function showReport(z) {
+/** A Z report on screen: just closed (back null: print status, then the next shift), or a past one. */
+function showReport(z, back = null) {
   const c = z.cash;
   const over = c.over_short_minor;
   const table = el("table", { class: "zreport", "data-testid": "z-report" }, el("tbody", {},
@@ -140,7 +200,10 @@ function showReport(z) {
     row(`Returns (${z.returns.count})`, -z.returns.total_minor, "z-returns"),
     row(`Voids (${z.voids.count})`, z.voids.total_minor, "z-voids"),
     row("Discounts", z.discounts_minor, "z-discounts"),
-    row("Float", c.float_minor), row("Expected cash", c.expected_minor, "z-expected"),
+    row("Float", c.float_minor), row("Cash sales", c.sales_minor, "z-cash-sales"),
+    c.refunds_minor ? row("Cash refunds", -c.refunds_minor, "z-cash-refunds") : null,
+    c.voids_minor ? row("Cash voids (earlier shifts)", -c.voids_minor, "z-cash-voids") : null,
+    row("Expected cash", c.expected_minor, "z-expected"),
     row("Counted cash", c.counted_minor, "z-counted"),
     el("tr", { class: over ? "bad" : "ok", "data-testid": "z-over-short" },
       el("th", { scope: "row" }, over > 0 ? "Over" : over < 0 ? "Short" : "Over/short"),
@@ -153,7 +216,15 @@ function showReport(z) {
       status.textContent = err.message;
     }
   } }, "Print again");
-  sheet(`Z report · shift #${z.shift.number}`, true, table, status, el("div", { class: "sheet-actions" }, printAgain,
+  const title = `Z report · shift #${z.shift.number}`;
+  if (back) {
+    sheet(title, true, el("p", { class: "muted" }, `Closed ${formatTime(z.shift.closed_at)} by `
+      + `${(z.shift.closed_by || "").replace(/^user:/, "")}`), table, ...drawerNotes(z), status,
+    el("div", { class: "sheet-actions" }, printAgain, el("button", { type: "button", class: "btn", onclick: back },
+      "Back")));
+    return;
+  }
+  sheet(title, true, table, ...drawerNotes(z), status, el("div", { class: "sheet-actions" }, printAgain,
     el("button", { type: "button", class: "btn btn-primary", "data-testid": "next-shift",
       onclick: () => openSheet(true) }, "Open the next shift")));
   watchJob(z.print_job, status);

@@ -23,7 +23,7 @@ MAX_LINES = 500
 MAX_QTY = 1_000_000  # one million base units: 1 t of a weighed item, or a million pieces
 # a sale made while the hub was out of reach, replayed; none of these is in its request hash, so a sale
 # first sent live (answer lost), then replayed from the register's queue, is one sale
-OFFLINE_FIELDS = ("offline", "recorded_at", "charged")
+OFFLINE_FIELDS = ("offline", "recorded_at", "charged", "sold_by")
 OFFLINE_MAX_AGE = timedelta(days=7)
 OFFLINE_CLOCK_SKEW = timedelta(minutes=5)  # a tablet clock this far behind the hub's still books into the shift
 MAX_MINOR = 10**12
@@ -175,6 +175,16 @@ def offline_recorded_at(body: Mapping[str, Any], now: datetime, may_backdate: bo
         raise UnprocessableError(f"this offline sale was made {(now - when).days} days ago; a manager must send it "
                                  "(sign in as a manager on this register)", field="recorded_at", code="offline_too_old")
     return min(when, now)
+
+
+def offline_seller(body: Mapping[str, Any]) -> str | None:
+    """An offline sale's sold_by: who was signed in on the register when the sale was made."""
+    if "sold_by" not in body:
+        return None
+    if body.get("offline") is not True:
+        raise ValidationError("sold_by goes only with offline: true (a live sale is the signed-in person's)",
+                              field="sold_by")
+    return _str(body["sold_by"], "sold_by", 64)
 
 
 @dataclass(frozen=True)

@@ -4,6 +4,8 @@ screen and prints on the register's (simulated) receipt printer, and prints agai
 
 from __future__ import annotations
 
+import uuid
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -56,5 +58,92 @@ def test_open_sell_close_and_print_the_z_report(shop: Shop, browser: Any, layout
         page.get_by_test_id("next-shift").click()
         page.get_by_test_id("float-input").wait_for()
         assert shop.api("/api/v1/registers/till-1/shift")["shift"] is None
+    finally:
+        context.close()
+
+
+def post_from_tablet(page: Any, path: str, body: dict[str, Any]) -> dict[str, Any]:
+    """A POST as the tablet's signed-in cashier: the session cookie and its CSRF token."""
+    answer: dict[str, Any] = page.evaluate("""async ([path, body]) => {
+        const { csrf_token } = await (await fetch("/api/v1/tablet")).json();
+        const r = await fetch(path, { method: "POST", body: JSON.stringify(body),
+          headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf_token } });
+        if (!r.ok) throw new Error(`${path}: ${await r.text()}`);
+        return r.json();
+      }""", [path, body])
+    return answer
+
+
+@pytest.mark.parametrize("layout", VIEWPORTS)
+def test_the_close_screen_shows_a_late_offline_sale_and_a_cash_void(shop: Shop, browser: Any, layout: str) -> None:
+    """Shift #1 sells a jar (on the hub) and, the tablet says, a loaf it sold without the hub; shift #1
+    closes before the loaf's sale reaches the hub. In shift #2 a manager voids the jar's sale: its cash
+    leaves this drawer. Closing shift #2 shows both, and the expected cash the cashier must count."""
+    wait_until(lambda: len([d for d in shop.api("/api/v1/devices")["devices"] if d["online"]]) == 3,
+               what="scanner, scale and printer online", timeout=60)
+    shop.api("/api/v1/people", {"username": "cara", "role": "cashier", "pin": "864213"})
+    code = shop.api("/api/v1/pairing/codes", {})["code"]
+    context, page = new_tablet(browser, VIEWPORTS[layout])
+    try:
+        page.goto(f"{shop.url}/pair?code={code}")
+        page.locator("[data-register='till-1']").click()
+        page.wait_for_url("**/register/till-1")
+        pin_sign_in(page, "cara", "864213")
+        page.get_by_test_id("float-input").fill("0")
+        page.get_by_test_id("open-shift").click()
+        page.get_by_test_id("shift-button").filter(has_text="Shift #1").wait_for()
+        first = shop.api("/api/v1/registers/till-1/shift")["shift"]
+        jar = shop.api("/api/v1/sales", {"id": str(uuid.uuid4()), "register_id": "till-1",
+                                         "lines": [{"sku": "D1002", "qty": 1}],
+                                         "tenders": [{"kind": "cash", "amount_minor": 223}]})
+        # the tablet's clock said this, within the 5 minutes' skew the hub allows: it books into shift #1
+        opened = datetime.fromisoformat(first["opened_at"])
+        sold_at = (opened - timedelta(minutes=5) + timedelta(milliseconds=1)).isoformat().replace("+00:00", "Z")
+
+        page.get_by_test_id("shift-button").click()
+        page.get_by_test_id("count-input").fill("2.23")
+        page.get_by_test_id("close-shift").click()
+        page.get_by_test_id("z-report").wait_for()
+        page.get_by_test_id("next-shift").click()
+        page.get_by_test_id("float-input").fill("10")
+        page.get_by_test_id("open-shift").click()
+        page.get_by_test_id("shift-button").filter(has_text="Shift #2").wait_for()
+
+        loaf = post_from_tablet(page, "/api/v1/sales", {  # the offline queue, replayed late
+            "id": str(uuid.uuid4()), "register_id": "till-1", "offline": True, "recorded_at": sold_at,
+            "lines": [{"sku": "D1001", "qty": 1}], "tenders": [{"kind": "cash", "amount_minor": 186}],
+            "charged": {"catalog_version": 1, "total_minor": 186,
+                        "lines": [{"unit_price_minor": 186, "total_minor": 186}]}})
+        shop.api(f"/api/v1/sales/{jar['id']}/void", {"reason": "rang up twice"})
+
+        page.get_by_test_id("shift-button").click()
+        assert "2.23" in page.get_by_test_id("cash-voids").inner_text()
+        assert "7.77" in page.get_by_test_id("expected-cash").inner_text()  # 10.00 float - 2.23 paid back
+        voids = page.get_by_test_id("shift-cash-voids").inner_text()
+        assert "2.23" in voids and "lower" in voids
+        late = page.get_by_test_id("shift-late-offline")
+        assert "Late offline sales: 1" in late.inner_text() and "not in the expected cash" in late.inner_text()
+        assert f"S{loaf['number']:08d} · shift #1" in late.get_by_test_id("late-offline-sale").inner_text()
+
+        page.get_by_test_id("count-input").fill("7.77")
+        page.get_by_test_id("close-shift").click()
+        page.get_by_test_id("z-report").wait_for()
+        assert "2.23" in page.get_by_test_id("z-cash-voids").inner_text()
+        assert "7.77" in page.get_by_test_id("z-expected").inner_text()
+        assert "0.00" in page.get_by_test_id("z-over-short").inner_text()
+        assert "1.86" in page.get_by_test_id("shift-late-offline").inner_text()
+        page.get_by_test_id("z-print-status").filter(has_text="Printed").wait_for()
+        printed = wait_until(lambda: [r.text for r in shop.printer.wait_for(1) if "Late offline sale" in r.text],
+                             what="the Z report of shift #2 printed")[0]
+        assert "Cash voids" in printed and "7.77" in printed
+        for testid in ("z-print", "next-shift"):
+            box = page.get_by_test_id(testid).bounding_box()
+            assert box and box["x"] + box["width"] <= VIEWPORTS[layout]["width"]
+
+        page.get_by_test_id("next-shift").click()  # the shift history, from the open sheet
+        page.get_by_test_id("shift-history-button").click()
+        page.locator("[data-testid=past-shift][data-number='2']").filter(has_text="1 late offline").click()
+        page.get_by_test_id("shift-late-offline").wait_for()
+        assert "2.23" in page.get_by_test_id("z-cash-voids").inner_text()
     finally:
         context.close()

@@ -128,6 +128,13 @@ def test_every_writer_leaves_catalogued_gapless_events(svc: HubService, client: 
                                           "lines": [{"sku": "TEA", "qty": 1}],
                                           "tenders": [{"kind": "gift_card", "amount_minor": 259, "reference": card["code"]}]},
                    headers=cashier), 201)
+    # an offline sale replayed at the price the register charged, which the owner reviews (hub.offline_review)
+    offline = ok(client.post("/api/v1/sales", json={
+        "id": str(uuid.uuid4()), "register_id": "till-1", "offline": True, "recorded_at": when,
+        "lines": [{"sku": "TEA", "qty": 1}], "tenders": [{"kind": "cash", "amount_minor": 249}],
+        "charged": {"catalog_version": 1, "total_minor": 249, "lines": [{"unit_price_minor": 249, "total_minor": 249}]}},
+        headers=h["integration"]), 201)
+    ok(client.post(f"/api/v1/offline-sales/{offline['id']}/review", json={}, headers=owner))
     # the ledger's own documents
     ok(client.post("/api/v1/stock/adjustments", json={"sku": "JAM", "location": "floor", "qty": -1, "reason": "spilt"},
                    headers=manager), 201)
