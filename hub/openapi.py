@@ -110,7 +110,9 @@ OPENAPI: dict[str, Any] = {
         "/api/v1/devices/{device_id}/simulate-scan": {"post": _op("Make a simulated scanner scan", "manager, owner",
                                                                  {"202": {"description": "sent"}}, params=[_path_param("device_id")])},
         "/api/v1/openapi.json": {"get": _op("This document", "any", {"200": {"description": "OpenAPI 3.1"}})},
-        "/api/v1/session": {"get": _op("Who is calling, and the CSRF token for a session", "any", {"200": {"description": "session"}})},
+        "/api/v1/session": {"get": _op("Who is calling, and the CSRF token for a session", "any", {"200": {"description": (
+            "session: user, role, csrf_token, store {name, currency, prices_include_tax, rcn_region, rcn_pattern, "
+            "rcn_check_price_digit} (the scale-label settings a register keeps to read labels while the hub is out of reach)")}})},
     },
 }
 
@@ -521,13 +523,18 @@ OPENAPI["paths"].update({  # cloud sync (hub.outbox, hub.sync_api); GET /api/v1/
 OPENAPI["paths"].update({  # the registers' offline catalog (hub.catalog_snapshot, hub.snapshot_api)
     "/api/v1/catalog/snapshot": {"get": _op(
         "The catalog a register sells from when the hub is out of reach, streamed as NDJSON (application/x-ndjson): "
-        "a header {format, version, count, taxes: {category: rate_bp}, fields}, then one array per item "
-        "[sku, name, unit, price_minor, tax, active, variants, codes: [[code, pack_qty]]]. Then ask "
-        "/catalog/changes?since=version", "cashier and up, integration",
+        "a header {format: backroom.catalog.v2, version, count, taxes: {category: rate_bp}, modifier_groups: {id: "
+        "{name, required, max_choices, options: [[id, name, delta_minor]]}}, store: {currency, prices_include_tax, "
+        "tax_rounding, discount_approval_bp, discount_approval_minor, discount_reasons}, fields}, then one array per "
+        "item [sku, name, unit, price_minor, tax, active, variants, codes: [[code, pack_qty]]], with a ninth element "
+        "prices {tiers: {tier: price_minor}, breaks: {tier: [[qty, price_minor]]}, groups: [group id]} only on an "
+        "item that has tier prices, breaks or modifier groups. Then ask /catalog/changes?since=version",
+        "cashier and up, integration",
         {"200": {"description": "NDJSON, streamed in constant memory"}})},
     "/api/v1/catalog/changes": {"get": _op(
-        "Items changed since a snapshot's version: {version, since, more, taxes, fields, upserts (items as they are "
-        "now, with all their codes), removed (SKUs)}; with more: true ask again with since=version",
+        "Items changed since a snapshot's version: {version, since, more, taxes, modifier_groups, store, fields, "
+        "upserts (items as they are now, with all their codes and prices, as the snapshot's rows), removed (SKUs)}; "
+        "with more: true ask again with since=version",
         "cashier and up, integration",
         {"200": {"description": "the delta"}, "410": {"description": "since is newer than this hub's catalog (a "
                                                                       "restored database): load the snapshot again"}},

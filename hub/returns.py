@@ -296,11 +296,16 @@ class ReturnsDesk:
         if not credit:
             raise UnprocessableError(f"return {ret['number']} was refunded, not kept as exchange credit",
                                      field=field, code="no_exchange_credit")
+        # where the credit went, named: a register's queued exchange refused for it is settled from this
         if ret["exchange_sale_id"] is not None:
-            raise UnprocessableError(f"the exchange credit of return {ret['number']} was already spent",
-                                     field=field, code="no_exchange_credit")
-        if conn.execute("SELECT 1 FROM return_refunds WHERE return_id = ? AND kind <> ?", (ret["id"], CREDIT)).fetchone():
-            raise UnprocessableError(f"the exchange credit of return {ret['number']} was refunded already",
+            number = conn.execute("SELECT number FROM sales WHERE id = ?", (ret["exchange_sale_id"],)).fetchone()[0]
+            raise UnprocessableError(f"the exchange credit of return {ret['number']} was already spent by sale "
+                                     f"S{number:08d}", field=field, code="no_exchange_credit")
+        paid = conn.execute("SELECT kind, amount_minor FROM return_refunds WHERE return_id = ? AND kind <> ? "
+                            "ORDER BY line_no", (ret["id"], CREDIT)).fetchall()
+        if paid:
+            how = ", ".join(f"{r[0].replace('_', ' ')} {format_minor(r[1], '').strip()}" for r in paid)
+            raise UnprocessableError(f"the exchange credit of return {ret['number']} was refunded already ({how})",
                                      field=field, code="no_exchange_credit")
         return credit
 

@@ -53,14 +53,14 @@ def snapshot_blueprint(svc: HubService) -> Blueprint:
     @bp.get("/api/v1/catalog/snapshot")
     @requires("cashier", "integration")
     def snapshot() -> Response:
-        return Response(catalog_snapshot.stream_snapshot(svc.db.path), mimetype="application/x-ndjson",
+        return Response(catalog_snapshot.stream_snapshot(svc.db.path, svc.config["store"]), mimetype="application/x-ndjson",
                         headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
 
     @bp.get("/api/v1/catalog/changes")
     @requires("cashier", "integration")
     def changes() -> Response:
         since = catalog_snapshot.parse_since(request.args.get("since"))
-        resp = _json(catalog_snapshot.changes_since(svc.db.conn, since))
+        resp = _json(catalog_snapshot.changes_since(svc.db.conn, since, svc.config["store"]))
         resp.headers["Cache-Control"] = "no-store"
         return resp
 

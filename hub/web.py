@@ -134,7 +134,9 @@ def create_app(svc: HubService) -> Flask:
         store = svc.config["store"]
         return _json({"user": session.get("user"), "role": g.role, "csrf_token": session.get("csrf"),
                       "store": {"name": store["name"], "currency": store["currency"],
-                                "prices_include_tax": store["prices_include_tax"]}})
+                                "prices_include_tax": store["prices_include_tax"],
+                                # how scale labels read: the register keeps them to read labels offline
+                                **{k: store[k] for k in ("rcn_region", "rcn_pattern", "rcn_check_price_digit")}}})
 
     # -- pages ---------------------------------------------------------------------------------
     def page(name: str) -> Response:

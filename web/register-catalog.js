@@ -2,18 +2,38 @@
 // streamed into IndexedDB in the background, kept current by deltas, and lookups and prices from it
 // in the shapes the hub's /lookup and /sales/quote answer with. register-catalog.js decides when.
 // IndexedDB stores: items (by sku, with a multi-entry index on their codes, so an item put replaces
-// its codes whole), meta (the snapshot's version), and sales (register-catalog.js's queue).
+// its codes whole; with its tier prices, breaks and modifier groups), meta (the snapshot's version,
+// taxes, modifier groups and the store's pricing settings), and sales (register-offline.js's queue).
+// Prices without the hub come from register-pricing.js, the hub's rules to the cent.
 import { ApiError, api, getSession, setText } from "/static/common.js";
-import { $, state } from "./register-state.js";
+import { PricingError, catalogItem, quoteCart, storedItem } from "./register-pricing.js";
+import { $ } from "./register-state.js";
+import { labelSettings, lookupLabel, readLabel, rememberLabelSettings } from "./register-labels.js";
 
 export const CATALOG = {
   putBatch: 2000, // snapshot rows per IndexedDB transaction: scans stay answered between batches
 };
 const DB_NAME = "backroom-register";
-const TAX_KEY = "backroom.pricesIncludeTax";
+// 2: items carry their price lists (snapshot format backroom.catalog.v2). A tablet that kept a version 1
+// catalog loads the snapshot again; its queue of sales stays untouched.
+const DB_VERSION = 2;
+const ROLE_KEY = "backroom.sellerRole"; // who sells here, for the approvals an offline cart would need
+const SELLER_KEY = "backroom.seller";
+
+/** An item's modifier groups from the snapshot, as the hub lists them: for picking modifiers offline. */
+export async function offlineModifierGroups(sku) {
+  if (!catalog.db) return [];
+  const stored = await request(catalog.db.transaction("items").objectStore("items").get(sku));
+  return stored ? catalogItem(stored, catalog.taxes, catalog.groups).modifier_groups : [];
+}
+
+/** Who is signed in on this tablet (as the hub last said): the seller of the sales it queues. */
+export const seller = () => localStorage.getItem(SELLER_KEY);
+const APPROVAL_NEEDS_HUB = "a manager's approval, which needs the hub; sell without it or wait for the hub.";
 
 export const catalog = {
-  db: null, version: 0, complete: false, taxes: {}, loading: false, loaded: 0, total: 0, pulling: false, pullAgain: false,
+  db: null, version: 0, complete: false, taxes: {}, groups: {}, store: null, loading: false, loaded: 0, total: 0,
+  pulling: false, pullAgain: false,
 };
 let down = () => {}; // the hub did not answer: register-offline.js takes it from there
 
@@ -32,14 +52,23 @@ export function finished(tx) {
 }
 
 async function openDb() {
-  const r = indexedDB.open(DB_NAME, 1);
-  r.onupgradeneeded = () => {
+  const r = indexedDB.open(DB_NAME, DB_VERSION);
+  r.onupgradeneeded = (e) => {
     const db = r.result;
-    db.createObjectStore("items", { keyPath: "sku" }).createIndex("code", "codes", { multiEntry: true });
-    db.createObjectStore("meta", { keyPath: "key" });
-    db.createObjectStore("sales", { keyPath: "id" }).createIndex("seq", "seq");
+    if (e.oldVersion < 1) {
+      db.createObjectStore("items", { keyPath: "sku" }).createIndex("code", "codes", { multiEntry: true });
+      db.createObjectStore("meta", { keyPath: "key" });
+      db.createObjectStore("sales", { keyPath: "id" }).createIndex("seq", "seq");
+      return;
+    }
+    // items without price lists would price without tiers, breaks and modifiers: gone, and the snapshot loads again
+    r.transaction.objectStore("items").clear();
+    r.transaction.objectStore("meta").delete("catalog");
   };
-  return request(r);
+  r.onblocked = () => console.warn("another register tab holds the old offline catalog open: close it to upgrade");
+  const db = await request(r);
+  db.onversionchange = () => db.close(); // a newer register in another tab upgrades: let it
+  return db;
 }
 
 // The catalog is a copy the hub can send again: its writes need not wait for the disk. The sales
@@ -49,17 +78,19 @@ export const STRICT = { durability: "strict" };
 
 function putItems(tx, rows) {
   const items = tx.objectStore("items");
-  for (const [sku, name, unit, price_minor, tax, active, variants, codes] of rows) {
-    const packs = {};
-    for (const [code, pack] of codes) if (pack !== 1) packs[code] = pack; // case barcodes: N units a scan
-    items.put({ sku, name, unit, price_minor, tax, active: Boolean(active), variants: Boolean(variants),
-      codes: codes.map((c) => c[0]), packs });
-  }
+  for (const row of rows) items.put(storedItem(row));
+}
+
+/** What the snapshot and every delta carry whole: taxes, modifier groups, the store's pricing settings. */
+function takeWhole(page) {
+  catalog.taxes = page.taxes;
+  catalog.groups = page.modifier_groups || {};
+  catalog.store = page.store || null;
 }
 
 function saveMeta(tx, complete) {
-  tx.objectStore("meta").put({ key: "catalog", version: catalog.version, taxes: catalog.taxes, complete,
-    synced_at: new Date().toISOString() });
+  tx.objectStore("meta").put({ key: "catalog", version: catalog.version, taxes: catalog.taxes, groups: catalog.groups,
+    store: catalog.store, complete, synced_at: new Date().toISOString() });
 }
 
 // -- the snapshot and its deltas ---------------------------------------------------------------
@@ -110,7 +141,7 @@ export async function loadSnapshot() {
     }
     await writing;
     catalog.version = header.version;
-    catalog.taxes = header.taxes;
+    takeWhole(header);
     const tx = catalog.db.transaction("meta", "readwrite", RELAXED);
     saveMeta(tx, true);
     await finished(tx);
@@ -133,7 +164,7 @@ async function applyChanges(page) {
   for (const sku of page.removed) items.delete(sku);
   putItems(tx, page.upserts);
   catalog.version = page.version;
-  catalog.taxes = page.taxes;
+  takeWhole(page);
   saveMeta(tx, true);
   await finished(tx);
 }
@@ -177,17 +208,23 @@ function refused(message, status = 404) {
   return new ApiError(message, { status, code: "offline", field: "code" });
 }
 
-/** What /api/v1/lookup would answer, from the snapshot: plain GTINs, shop codes and SKUs. */
+/** What /api/v1/lookup would answer, from the snapshot: plain GTINs, shop codes, SKUs and scale labels. */
 export async function offlineLookup(raw) {
   const code = raw.trim().replace(/^\][A-Za-z][0-9]/, "");
   if (!catalog.db) throw refused("The hub can't be reached and this tablet has no catalog yet. Check the Wi-Fi.", 0);
   const items = catalog.db.transaction("items").objectStore("items");
+  const label = readLabel(raw); // with the store's label settings, as the hub reads it (register-labels.js)
+  if (label.kind.startsWith("rcn_")) {
+    const find = { byCode: (k) => request(items.index("code").get(k)), bySku: (s) => request(items.get(s)), taxes: catalog.taxes };
+    return lookupLabel(code, label, find).catch((err) => { throw err.status ? refused(err.message, err.status) : err; });
+  }
   const key = /^\d+$/.test(code) ? gtinKey(code) : null;
   const byCode = (key && await request(items.index("code").get(key))) || await request(items.index("code").get(code));
   const item = byCode || await request(items.get(code));
   if (!item) {
-    if (key && (key.startsWith("02") || key.startsWith("002"))) {
-      throw refused(`${code} is a scale label; while the hub can't be reached, sell it by its item code instead.`, 422);
+    if (key && (key.startsWith("02") || key.startsWith("002")) && !labelSettings()) {
+      throw refused(`${code} may be a scale label, and this tablet has not yet learned how the store's labels read `
+        + "(it does once the hub answers); sell it by its item code instead.", 422);
     }
     throw refused(`No item with the code ${code} in this tablet's catalog (the hub can't be reached to ask).`);
   }
@@ -204,32 +241,42 @@ export async function offlineLookup(raw) {
   };
 }
 
-function divHalfUp(n, d) { // hub.domain.money.div_half_up, for amounts >= 0
-  const q = BigInt(n) / BigInt(d);
-  const r = BigInt(n) % BigInt(d);
-  return Number(2n * r >= BigInt(d) ? q + 1n : q);
+/** Why an offline cart can't be priced as it stands: an approval is a manager's token, spent at the hub. */
+function needsHub(needed, lines) {
+  const changed = lines.find((l) => l.price_override);
+  const actions = needed.map((n) => n.action);
+  const what = actions.length > 1 ? "This discount and the price change need"
+    : actions[0] === "discount" ? "This discount needs" : `The price change${changed ? ` on ${changed.name}` : ""} needs`;
+  return new ApiError(`${what} ${APPROVAL_NEEDS_HUB}`, { status: 403, code: "approval_needs_hub", field: "approvals" });
 }
 
-/** The cart priced as the hub would (retail prices, one tax per line); an offline sale is recorded at these prices. */
-export async function offlineQuote(lines) {
-  const inclusive = JSON.parse(localStorage.getItem(TAX_KEY) ?? "null");
-  if (!catalog.db || inclusive === null) throw refused("The hub can't be reached and this tablet can't price offline yet.", 0);
+/**
+ * The cart priced as the hub would (hub.domain.sale.price_lines: tiers, breaks, modifiers, a price
+ * label's price, overrides, discounts, tax with the store's rounding), in the hub's quote shape; an
+ * offline sale is recorded at these prices. body: {lines, tier, cart_discount}, as POST /sales/quote.
+ * A cart that needs a manager's approval is refused: the approval token is spent at the hub.
+ */
+export async function offlineQuote(body) {
+  const cart = Array.isArray(body) ? { lines: body } : body;
+  if (!catalog.db || !catalog.store) throw refused("The hub can't be reached and this tablet can't price offline yet.", 0);
   const tx = catalog.db.transaction("items");
-  const out = [];
-  for (const [i, l] of lines.entries()) {
-    const item = await request(tx.objectStore("items").get(l.sku));
-    if (!item) {
-      throw new ApiError(`line ${i + 1}: not in this tablet's catalog, so it can't be priced while the hub is out of reach.`,
-        { status: 422, field: `lines[${i}].sku` });
-    }
-    const gross = item.unit === "each" ? l.qty * item.price_minor : divHalfUp(l.qty * item.price_minor, 1000);
-    const rate = catalog.taxes[item.tax] ?? 0;
-    const tax = inclusive ? divHalfUp(gross * rate, 10000 + rate) : divHalfUp(gross * rate, 10000);
-    out.push({ line_no: i + 1, sku: item.sku, name: item.name, unit: item.unit, qty: l.qty,
-      unit_price_minor: item.price_minor, total_minor: inclusive ? gross : gross + tax, tax_rate_bp: rate, tax_minor: tax });
+  const items = new Map();
+  for (const sku of new Set(cart.lines.map((l) => l.sku))) {
+    const stored = await request(tx.objectStore("items").get(sku));
+    if (stored) items.set(sku, catalogItem(stored, catalog.taxes, catalog.groups));
   }
-  return { currency: state.currency, prices_include_tax: inclusive, lines: out, offline: true, catalog_version: catalog.version,
-    total_minor: out.reduce((n, l) => n + l.total_minor, 0), tax_minor: out.reduce((n, l) => n + l.tax_minor, 0) };
+  let priced;
+  try {
+    priced = quoteCart(cart, (sku) => items.get(sku) ?? null, catalog.store, localStorage.getItem(ROLE_KEY) || "cashier",
+      (code) => readLabel(code));
+  } catch (err) {
+    if (!(err instanceof PricingError)) throw err;
+    const field = err.field.startsWith("lines[") ? err.field : "";
+    throw new ApiError(`${err.message}${err.field.endsWith(".sku") ? " (the hub can't be reached to ask)" : ""}`,
+      { status: err.status, code: err.code || "offline", field });
+  }
+  if (priced.approvals_needed.length) throw needsHub(priced.approvals_needed, priced.lines);
+  return { ...priced, offline: true, catalog_version: catalog.version };
 }
 
 export function renderCatalog() {
@@ -246,11 +293,13 @@ export function renderCatalog() {
   setText(out, text);
 }
 
-/** The store's tax setting, kept for pricing offline (the session says it while the hub answers). */
+/** Who sells here and how the store's labels read, kept for selling offline (the session says it while the hub answers). */
 export async function rememberStore() {
   try {
     const me = await getSession();
-    if (typeof me.store?.prices_include_tax === "boolean") localStorage.setItem(TAX_KEY, String(me.store.prices_include_tax));
+    if (me.role) localStorage.setItem(ROLE_KEY, me.role); // a manager signed in here prices discounts offline
+    if (me.user) localStorage.setItem(SELLER_KEY, me.user); // an offline sale is theirs (sold_by)
+    rememberLabelSettings(me.store); // how scale labels read, for reading them offline
   } catch {
     // offline at start: the value kept from the last online start serves
   }
@@ -266,7 +315,10 @@ export async function openCatalog(hooks) {
     return false;
   }
   const meta = await request(catalog.db.transaction("meta").objectStore("meta").get("catalog"));
-  if (meta) Object.assign(catalog, { version: meta.version, taxes: meta.taxes, complete: meta.complete });
+  if (meta) {
+    Object.assign(catalog, { version: meta.version, taxes: meta.taxes, groups: meta.groups || {}, store: meta.store || null,
+      complete: meta.complete });
+  }
   renderCatalog();
   rememberStore();
   return true;

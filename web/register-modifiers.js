@@ -1,12 +1,19 @@
 // A line's modifiers (extra shot, gift wrap, no sauce), picked in the line's adjust sheet from the groups
 // the item master gives the item. The hub checks the choice (required groups, most choices) and prices it.
 import { api, el, formatMoney } from "/static/common.js";
+import { offlineModifierGroups } from "./register-catalog.js";
 import { state } from "./register-state.js";
 
 let groups = null; // every modifier group with its options, asked once per page
 
 async function groupsFor(sku) {
-  const item = await api(`/api/v1/items/${encodeURIComponent(sku)}`, { noLoginRedirect: true });
+  let item;
+  try {
+    item = await api(`/api/v1/items/${encodeURIComponent(sku)}`, { noLoginRedirect: true });
+  } catch (err) {
+    if (err.status === 0) return offlineModifierGroups(sku); // the hub is out of reach: the tablet's catalog
+    throw err;
+  }
   if (!item.modifier_groups?.length) return [];
   groups ??= (await api("/api/v1/modifier-groups", { noLoginRedirect: true })).modifier_groups;
   return item.modifier_groups.map((id) => groups.find((g) => g.id === id)).filter(Boolean);
@@ -33,7 +40,7 @@ export function modifierPicker(line) {
       return el("div", { class: "adjust-row" }, el("span", { class: "label" }, `${g.name}${g.required ? " *" : ""}`), row);
     }));
     node.hidden = !list.length;
-  }, () => {}); // out of reach: the line keeps the modifiers it has
+  }, () => {}); // refused, or no catalog on this tablet: the line keeps the modifiers it has
   const read = () => (loaded ? [...node.querySelectorAll('[aria-pressed="true"]')].map((b) => b.dataset.option) : null);
   return { node, read };
 }

@@ -1,11 +1,13 @@
 // The register without the hub: while the hub is out of reach, scans and prices come from the
-// tablet's catalog (register-catalog.js) and cash sales are queued in IndexedDB (store sales, by
+// tablet's catalog (register-catalog.js) and sales paid in cash, on the card terminal or with an
+// exchange's credit (held at the hub for this very sale) are queued in IndexedDB (store sales, by
 // client id, ordered by seq) until it is back, then sent in order; the hub is idempotent by id, so a
-// replay can never sell twice. The queue survives a reload or a closed tab; the page itself comes
-// from the service worker (web/sw.js), which this module installs.
-import { api, setText } from "/static/common.js";
+// replay can never sell twice. Gift cards and store credit need the hub's balance: refused offline.
+// The queue survives a reload or a closed tab; the page itself comes from the service worker
+// (web/sw.js), which this module installs. A sale the hub refuses stays listed under the banner.
+import { api, el, formatMoney, formatQtyUnit, formatTime, setText } from "/static/common.js";
 import {
-  STRICT, catalog, finished, loadSnapshot, offlineLookup, offlineQuote, openCatalog, pullChanges, request,
+  STRICT, catalog, finished, seller, loadSnapshot, offlineLookup, offlineQuote, openCatalog, pullChanges, request,
 } from "./register-catalog.js";
 import { $, state } from "./register-state.js";
 
@@ -21,6 +23,21 @@ let requote = () => {};
 let probeTimer = null;
 let seq = 0;
 let snapshotTimer = null;
+
+// The terminal works without the hub and the credit is already held at the hub: these queue. A gift
+// card or store credit would spend a balance only the hub knows.
+const QUEUED_KINDS = ["cash", "card", "exchange"];
+const TENDER_NAMES = { cash: "Cash", card: "Card", exchange: "Exchange credit", gift_card: "Gift card",
+  store_credit: "Store credit" };
+
+/** Why these tenders can't pay while the hub is out of reach, or "" when they can. */
+export function offlineTenderProblem(tenders) {
+  const stored = [...new Set(tenders.filter((t) => !QUEUED_KINDS.includes(t.kind)).map((t) => t.kind))];
+  if (!stored.length) return "";
+  const what = stored.map((k) => (TENDER_NAMES[k] || k).toLowerCase()).join(" and ");
+  return `The hub can't be reached, and a ${what} needs it to check the balance: remove it and take another `
+    + "tender (cash or card), or wait for the hub.";
+}
 
 /** A scan resolved by the hub, or by the snapshot when the hub can't be reached. */
 export async function lookup(code) {
@@ -45,7 +62,7 @@ export async function priceCart(body, signal) {
       markDown();
     }
   }
-  return offlineQuote(body.lines);
+  return offlineQuote(body); // the whole cart: lines, tier and cart discount
 }
 
 // -- the queue of sales made without the hub ---------------------------------------------------
@@ -69,24 +86,30 @@ export function chargedPrices(priced, total) {
 }
 
 /**
- * A cash sale the hub did not answer: if the hub is out of reach, keep it in IndexedDB (committed
- * before this resolves, so before the cashier sees "done") and answer as the hub would, numberless.
- * null: not queued (the hub is there, or this tablet can't keep it): the caller retries as before.
+ * A sale the hub did not answer, paid in cash, card or exchange credit: if the hub is out of reach,
+ * keep it in IndexedDB (committed before this resolves, so before the cashier sees "done") and answer
+ * as the hub would, numberless. null: not queued (the hub is there, a tender needs the hub, or this
+ * tablet can't keep it): the caller retries as before, with the same id.
  */
 export async function saleOffline(pending) {
-  if (!catalog.db || !pending.body.tenders.every((t) => t.kind === "cash") || await hubAnswers()) return null;
+  if (!catalog.db || offlineTenderProblem(pending.body.tenders) || await hubAnswers()) return null;
   markDown();
   // charged: the prices the customer paid; the hub records the sale at them (a queue from before has none)
+  // sold_by: the sale is this cashier's, whoever is signed in when the queue reaches the hub
   const body = { ...pending.body, offline: true, recorded_at: new Date().toISOString(),
-    ...(pending.charged ? { charged: pending.charged } : {}) };
+    ...(pending.charged ? { charged: pending.charged } : {}), ...(seller() ? { sold_by: seller() } : {}) };
   const tx = catalog.db.transaction("sales", "readwrite", STRICT);
+  // what was sold, by name: a sale the hub refuses is listed for a manager to settle
+  const items = (pending.lines || []).map((l) => ({ name: l.name, qty: l.qty, unit: l.unit }));
   tx.objectStore("sales").put({ id: body.id, seq: Date.now() * 1000 + (seq++ % 1000), body, total: pending.total,
-    status: "waiting", error: "" });
+    items, status: "waiting", error: "" });
   await finished(tx);
   await countQueue();
   const tendered = body.tenders.reduce((n, t) => n + t.amount_minor, 0);
+  // change comes only out of cash; the tenders let an exchange see that this sale spent its credit
   return { id: body.id, number: null, offline: true, currency: state.currency, total_minor: pending.total,
-    tendered_minor: tendered, change_minor: tendered - pending.total, receipt: { status: "offline" } };
+    tendered_minor: tendered, change_minor: tendered - pending.total, tenders: body.tenders,
+    receipt: { status: "offline" } };
 }
 
 async function countQueue() {
@@ -94,7 +117,9 @@ async function countQueue() {
   const all = await request(catalog.db.transaction("sales").objectStore("sales").getAll());
   offline.waiting = all.filter((s) => s.status === "waiting").length;
   offline.refused = all.length - offline.waiting;
-  renderBanner(all.filter((s) => s.status !== "waiting"));
+  const held = all.filter((s) => s.status !== "waiting").sort((a, b) => a.seq - b.seq);
+  renderBanner(held);
+  renderRefused(held);
 }
 
 async function setSale(record) {
@@ -112,8 +137,9 @@ async function replay() {
     const queue = await request(catalog.db.transaction("sales").objectStore("sales").index("seq").getAll());
     for (const record of queue.filter((s) => s.status === "waiting")) {
       renderBanner();
+      let answer = null;
       try {
-        await api("/api/v1/sales", { method: "POST", body: record.body, noLoginRedirect: true });
+        answer = await api("/api/v1/sales", { method: "POST", body: record.body, noLoginRedirect: true });
         record.status = "sent";
       } catch (err) {
         if (err.status === 0) markDown();
@@ -123,6 +149,9 @@ async function replay() {
       }
       await setSale(record);
       await countQueue();
+      // an exchange paid from the queue completes now (register-returns.js shows the result)
+      dispatchEvent(new CustomEvent(answer ? "backroom:offline-sent" : "backroom:offline-refused",
+        { detail: { id: record.id, body: record.body, answer, error: record.error } }));
     }
   } finally {
     offline.sending = false;
@@ -192,7 +221,7 @@ function renderBanner(held) {
   if (offline.hubDown) {
     // the hub's scanner and scale are gone with it: a hand scanner on the tablet or typed codes go on
     text = `Offline — ${offline.waiting ? `${plural(offline.waiting, "sale")} waiting. ` : ""}`
-      + "Cash sales go on from this tablet: scan into the tablet or type the code.";
+      + "Sales in cash, by card or with exchange credit go on from this tablet: scan into the tablet or type the code.";
   } else if (offline.waiting) {
     text = `Back online — sending ${plural(offline.waiting, "sale")}`;
   } else if (offline.refused) {
@@ -207,6 +236,30 @@ function renderBanner(held) {
   box.dataset.hub = offline.hubDown ? "down" : "up";
   setText(box.querySelector(".text"), text);
   box.querySelector("button").hidden = !(offline.refused && !offline.hubDown && !offline.waiting);
+}
+
+/** Each sale the hub refused, in sight on the register (a tooltip is no use on a tablet): when it was
+ * sold, its total and tenders, and the hub's reason, for a manager to settle. */
+function renderRefused(held) {
+  const box = $("offline-banner");
+  if (!box) return;
+  let list = $("offline-refused");
+  if (!list) {
+    list = el("ul", { id: "offline-refused", "data-testid": "offline-refused", class: "offline-refused",
+      "aria-label": "Offline sales the hub refused" });
+    box.after(list);
+  }
+  list.hidden = !held.length;
+  list.replaceChildren(...held.map((s) => el("li", { "data-testid": "offline-refused-sale", "data-sale-id": s.id,
+    "data-status": s.status },
+  el("strong", {}, `${s.body.recorded_at ? formatTime(s.body.recorded_at) : "Sale"} · `
+      + `${formatMoney(s.total, state.currency)}`),
+  s.items?.length ? el("span", {}, ` · ${s.items.map((i) => (i.unit === "each" ? `${i.qty} × ${i.name}`
+    : `${i.name} ${formatQtyUnit(i.qty, i.unit)}`)).join(", ")} ·`) : null,
+  el("span", {}, ` ${s.body.tenders.map((t) => `${TENDER_NAMES[t.kind] || t.kind} `
+      + `${formatMoney(t.amount_minor, state.currency)}${t.kind === "card" && t.reference ? ` (${t.reference})` : ""}`)
+    .join(" + ")}: `),
+  el("span", { class: "reason" }, s.error || "refused"))));
 }
 
 // -- start ---------------------------------------------------------------------------------------

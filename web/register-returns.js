@@ -2,9 +2,13 @@
 // condition, then refund to the sale's own tenders or exchange for new items (the credit pays the next
 // sale; the difference is paid, or refunded). Without a receipt a manager approves (register-approval.js).
 // The hub prices every refund (hub.returns); the credit shown for an exchange uses its same proration.
+// A return needs the hub (the original sale, the refund); once an exchange's return is recorded, its
+// replacement sale may be queued on the tablet while the hub is away (register-offline.js): the
+// exchange then completes when that sale reaches the hub. An open exchange survives a reload.
 import { api, el, formatMoney, newId, sentence, setText } from "/static/common.js";
 import { askManagerApproval } from "./register-approval.js";
-import { $, info, registerId, state } from "./register-state.js";
+import { offline } from "./register-offline.js";
+import { $, info, load, registerId, state } from "./register-state.js";
 import { setExchange } from "./register-tenders.js";
 
 const RECEIPT = /^S\d{8}$/i;
@@ -14,6 +18,15 @@ const TENDER_NAMES = { cash: "Cash", card: "Card", gift_card: "Gift card", store
 let ret = null; // { sale, picks: Map(line_no -> qty), items: [{ item, qty }], returnId, busy }
 let codes = null;
 let sheet = null;
+const openKey = `backroom.exchange.${registerId}`; // the exchange whose credit the next sale spends
+const queuedExchanges = new Map(); // sale id -> its return's answer, for sales waiting in the offline queue
+
+const HUB_NEEDED = "Returns need the hub, and it can't be reached: it holds the original sale and pays the "
+  + "refund. Keep this open and try again when the hub is back (it is never recorded twice), or close it and "
+  + "go on selling.";
+
+/** The message for a failed request: a return can't be made without the hub, so say that plainly. */
+const problem = (err) => (err.status === 0 ? HUB_NEEDED : sentence(err.message));
 
 /** Half away from zero, as hub.domain.money.div_half_up, for non-negative a and positive b. */
 const divHalfUp = (a, b) => Math.floor((2 * a + b) / (2 * b));
@@ -54,6 +67,7 @@ export function openReturns(code = "") {
   ret = { sale: null, picks: new Map(), items: [], returnId: newId(), busy: false };
   sheet.hidden = false;
   render();
+  if (offline.hubDown) message(HUB_NEEDED, "warn");
   if (code) findSale(code);
   else $("return-code").focus();
 }
@@ -77,7 +91,7 @@ async function findSale(code) {
     message(null);
     render();
   } catch (err) {
-    message(sentence(err.message));
+    message(problem(err));
   }
 }
 
@@ -99,7 +113,7 @@ async function addItem(code) {
     message(null);
     render();
   } catch (err) {
-    message(sentence(err.message));
+    message(problem(err));
   }
 }
 
@@ -159,7 +173,7 @@ async function refund() {
   try {
     showDone(await record(body()));
   } catch (err) {
-    message(sentence(err.message));
+    message(problem(err));
   } finally {
     if (ret) ret.busy = false;
     if (ret && !ret.done) render();
@@ -175,14 +189,12 @@ async function exchange() {
   render();
   try {
     const answer = await record(body({ exchange: true }));
-    const credit = answer.refunds.filter((f) => f.kind === "exchange_credit").reduce((s, f) => s + f.amount_minor, 0);
-    setExchange({ returnId: answer.id, code: returnCode(answer), credit_minor: credit,
-      finish: (sale) => exchanged(answer, sale), callOff: () => callOff(answer) });
+    const credit = holdExchange(answer);
     close();
     info(`Exchange: return ${returnCode(answer)} holds ${formatMoney(credit, state.currency)} credit. `
       + "Scan the new items, then pay the difference.");
   } catch (err) {
-    message(sentence(err.message));
+    message(problem(err));
   } finally {
     if (ret) {
       ret.busy = false;
@@ -191,22 +203,55 @@ async function exchange() {
   }
 }
 
+/** The return's credit pays the next sale (register-tenders.js); kept on the tablet until a sale spends it. */
+function holdExchange(answer) {
+  const credit = answer.refunds.filter((f) => f.kind === "exchange_credit").reduce((s, f) => s + f.amount_minor, 0);
+  localStorage.setItem(openKey, JSON.stringify(answer));
+  setExchange({ returnId: answer.id, code: returnCode(answer), credit_minor: credit,
+    finish: (sale) => exchanged(answer, sale), callOff: () => callOff(answer) });
+  return credit;
+}
+
 /** The customer wants their money after all: the hub refunds the held credit by the usual rules. */
 async function callOff(answer) {
   try {
     const done = await api(`/api/v1/returns/${encodeURIComponent(answer.id)}/refund-credit`, { method: "POST", body: {} });
+    localStorage.removeItem(openKey);
     setExchange(null);
     info(`Exchange called off. Return ${returnCode(answer)}: ${describe(done.refunds)}.`);
   } catch (err) {
-    info(`The exchange credit was not refunded: ${sentence(err.message)}`);
+    if (err.code === "no_exchange_credit") { // spent or refunded already: nothing is held any more
+      localStorage.removeItem(openKey);
+      setExchange(null);
+    }
+    info(err.status === 0 ? "The exchange credit was not refunded: the refund needs the hub, and it can't be "
+      + "reached. The credit stays held; sell the new items with it, or try again when the hub is back."
+      : `The exchange credit was not refunded: ${sentence(err.message)}`);
   }
+}
+
+function resultBox() {
+  const out = $("exchange-result") || el("div", { id: "exchange-result", "data-testid": "exchange-result",
+    class: "notice", role: "status" });
+  $("receipt-status").after(out);
+  return out;
 }
 
 /** After the replacement sale: what its credit did not pay was refunded in that sale (shown to hand back). */
 async function exchanged(answer, sale) {
-  const out = $("exchange-result") || el("div", { id: "exchange-result", "data-testid": "exchange-result",
-    class: "notice", role: "status" });
-  $("receipt-status").after(out);
+  localStorage.removeItem(openKey);
+  const out = resultBox();
+  if (sale.offline) { // queued on this tablet: the hub spends the credit when the sale reaches it
+    const spent = sale.tenders.filter((t) => t.kind === "exchange").reduce((s, t) => s + t.amount_minor, 0);
+    const held = answer.refunds.filter((f) => f.kind === "exchange_credit").reduce((s, f) => s + f.amount_minor, 0);
+    queuedExchanges.set(sale.id, answer);
+    out.className = "notice notice-warn";
+    out.dataset.state = "queued";
+    setText(out, `The exchange is saved on this tablet and completes when the hub is back: return `
+      + `${returnCode(answer)}'s credit pays this sale.` + (held > spent ? ` The ${formatMoney(held - spent, state.currency)}`
+      + " of credit this sale does not use is refunded then, by the original sale's tenders." : ""));
+    return;
+  }
   try {
     const back = (await api(`/api/v1/sales/${encodeURIComponent(sale.id)}`)).exchange_refunds || [];
     out.className = "notice notice-ok";
@@ -217,6 +262,39 @@ async function exchanged(answer, sale) {
     setText(out, `Return ${returnCode(answer)} recorded; its credit paid this sale. The difference could not be `
       + `read (${err.message}): look the sale up.`);
   }
+}
+
+/** A queued sale reached the hub: an exchange it paid is complete (or refused, kept in the offline list). */
+async function queuedSaleDone(event) {
+  const { id, body: sent, answer, error } = event.detail;
+  if (!sent.tenders.some((t) => t.kind === "exchange")) return;
+  const ret = queuedExchanges.get(id);
+  queuedExchanges.delete(id);
+  const out = state.result?.id === id ? $("exchange-result") : null; // still on screen: update it in place
+  const what = ret ? `Return ${returnCode(ret)}: ` : "";
+  if (!answer) {
+    const text = `${what}the hub refused the exchange sale (${error}). It stays listed on this tablet: ask a manager.`;
+    if (out) {
+      out.className = "notice notice-bad";
+      out.dataset.state = "refused";
+      setText(out, text);
+    } else info(text);
+    return;
+  }
+  let back = [];
+  try {
+    back = (await api(`/api/v1/sales/${encodeURIComponent(id)}`)).exchange_refunds || [];
+  } catch {
+    back = null; // the sale is at the hub; only the difference could not be read
+  }
+  const text = `${what}the exchange is complete at the hub, sale S${String(answer.number).padStart(8, "0")}.`
+    + (back === null ? " Look the sale up for any difference to refund." : back.length
+      ? ` Refund the difference: ${describe(back)}.` : "");
+  if (out) {
+    out.className = "notice notice-ok";
+    out.dataset.state = "complete";
+    setText(out, text);
+  } else info(text);
 }
 
 function describe(refunds) {
@@ -303,6 +381,13 @@ export function wireReturns() {
     el("div", { id: "return-message", "data-testid": "return-message", class: "notice", role: "alert", hidden: true }),
     el("button", { type: "button", class: "btn btn-quiet", "data-testid": "return-cancel", onclick: close }, "Close")));
   document.body.append(sheet);
+  addEventListener("backroom:offline-sent", queuedSaleDone);
+  addEventListener("backroom:offline-refused", queuedSaleDone);
+  // an exchange's result belongs to its own sale's result sheet, not to the next one
+  new MutationObserver(() => { if ($("result-sheet").hidden) $("exchange-result")?.remove(); })
+    .observe($("result-sheet"), { attributes: true, attributeFilter: ["hidden"] });
+  const open = load(openKey); // an exchange left open when the page reloaded: its credit still pays the next sale
+  if (open?.id && Array.isArray(open.refunds)) holdExchange(open);
   $("sign-out").before(el("button", { type: "button", class: "btn btn-quiet", id: "returns-open",
     "data-testid": "returns-open", onclick: () => openReturns() }, "Return"));
 }

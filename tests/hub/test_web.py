@@ -107,7 +107,8 @@ def test_session_login_needs_csrf_for_writes(client: FlaskClient) -> None:
     assert client.post("/login", json={"username": "carl", "password": "cashier pass"}).json["role"] == "cashier"
     assert client.get("/register/till-1").status_code == 200
     me = client.get("/api/v1/session").json
-    assert me["store"] == {"name": "Test Shop", "currency": "EUR", "prices_include_tax": True}
+    assert me["store"] == {"name": "Test Shop", "currency": "EUR", "prices_include_tax": True,
+                           "rcn_region": "", "rcn_pattern": "", "rcn_check_price_digit": True}
     csrf = me["csrf_token"]
     assert client.post("/api/v1/sales", json=sale_body()).status_code == 403
     assert client.post("/api/v1/sales", json=sale_body(), headers={"X-CSRF-Token": csrf}).status_code == 201
