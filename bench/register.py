@@ -1,6 +1,7 @@
 """Register benchmarks (issue 7 §8) in real Chromium against a real hub process and mosquitto.
 
     .venv/bin/python bench/register.py [--big 1000000] [--snapshot 100000] [--opens 5] [--scans 300]
+        [--taps 200] [--taps-only]
 
 1. Cold open: a fresh browser profile signs in and opens /register/till-1; the time from navigation
    start to ready to scan (the register's event stream connected, the code box there), with 100
@@ -19,6 +20,13 @@
    (performance.timeOrigin + performance.now(), the same clock as the bench's time.time()); p50/p99
    over --scans scans of distinct items, the cart voided every 20. Same-run baseline: the raw MQTT
    round trip on the same broker (bench/run.py raw_mqtt_round_trip).
+
+5. Tap to feedback (issue 7 §6, within 100 ms): a synthetic tap (CDP mouse events) on a register
+   button to the painted frame that shows its feedback (requestAnimationFrame, then a message after
+   that frame), p50/p99 over --taps taps per action: a typed code's "looking up" line, the pay sheet,
+   the card tender's form, "Saving sale…", "Parking…" (the hub's answers to those two held by the
+   bench, then refused, so each tap shows only the feedback). Same-run baseline: a bare page with one
+   button whose handler only toggles a class. `--taps-only` runs this measure alone.
 
 Catalogs are written straight into SQLite (with the migrations' triggers, as any writer). Not run
 by CI; no test asserts a time. Absolute numbers on a shared machine mean little, ratios more.
@@ -384,6 +392,160 @@ def scan_to_paint(
         context.close()
 
 
+# 5. Tap to feedback: armed before each tap, the page notes the tap's pointerdown (the event's own
+# timestamp) and when the click's handlers are done (a listener on window, after the button's own);
+# then each animation frame checks whether the feedback is on screen (a selector matches); the frame
+# that first shows it is painted before the message posted from its rAF callback arrives.
+TAP_PROBE = """
+window.__armTap = (selector) => {
+  const tap = (window.__tap = { start: null, handled: null, ms: null });
+  addEventListener("pointerdown", (e) => { tap.start = e.timeStamp; }, { capture: true, once: true });
+  addEventListener("click", () => {
+    tap.handled = performance.now() - tap.start;
+    const frame = () => {
+      if (!document.querySelector(selector)) return requestAnimationFrame(frame);
+      const painted = new MessageChannel();
+      painted.port1.onmessage = () => { tap.ms = performance.now() - tap.start; };
+      painted.port2.postMessage(null);
+    };
+    requestAnimationFrame(frame);
+  }, { once: true });
+};
+"""
+# The same-run baseline: a bare page, one button whose handler only toggles a class; tapped after
+# every register tap, so a busy moment on a shared machine lands on both alike.
+BARE_BUTTON = """<!doctype html><meta name="viewport" content="width=device-width">
+<button id="bare" style="font-size:20px;min-height:56px;padding:0 2em">Tap</button>
+<script>document.getElementById("bare").onclick = (e) => e.currentTarget.classList.toggle("on");</script>"""
+BASELINE = "bare button (baseline)"
+HELD = {"error": {"code": "bench_held", "message": "Held by the bench", "field": None}}
+Tap = tuple[
+    float, float
+]  # ms from the tap: to the painted frame with the feedback, to the handlers done
+
+
+def tap(page: Any, target: str, feedback: str) -> Tap:
+    """A synthetic tap (CDP mouse events) on target, until the painted frame where feedback shows."""
+    page.evaluate("(s) => window.__armTap(s)", feedback)
+    box = page.locator(target).bounding_box()
+    page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    got = page.wait_for_function("() => window.__tap.ms && window.__tap", polling=5).json_value()
+    return float(got["ms"]), float(got["handled"])
+
+
+def refuse_held(page: Any, held: list[Any]) -> None:
+    """Answer the request the bench held (so the busy state stayed) with a refusal: the button is free again."""
+    while not held:
+        page.wait_for_timeout(1)
+    held.pop().fulfill(status=422, content_type="application/json", body=json.dumps(HELD))
+
+
+def tap_feedback(browser: Any, hub: Hub, taps: int) -> dict[str, list[Tap]]:
+    """Each register action's tap-to-feedback times over `taps` taps, and the bare button's between them."""
+    out: dict[str, list[Tap]] = {BASELINE: []}
+    bare_context = browser.new_context(viewport=TABLET, has_touch=True)
+    context = signed_in(browser, hub)
+    held: list[Any] = []  # the sale and park POSTs: held, so their busy state is what the tap shows
+
+    def hold(route: Any) -> None:
+        if route.request.method == "POST":
+            held.append(route)
+        else:
+            route.fallback()
+
+    try:
+        bare = bare_context.new_page()
+        bare.set_content(BARE_BUTTON)
+        bare.evaluate(TAP_PROBE)
+        page = context.new_page()
+        page.route("**/api/v1/sales", hold)
+        page.route("**/api/v1/registers/till-1/parked", hold)
+        page.goto(f"{hub.url}/register/till-1")
+        page.wait_for_function("window.__readyAt", timeout=60000)
+        page.evaluate(TAP_PROBE)
+
+        def measure(what: str, target: str, feedback: str) -> None:
+            out.setdefault(what, []).append(tap(page, target, feedback))
+            on = len(out[BASELINE]) % 2 == 0
+            out[BASELINE].append(tap(bare, "#bare", "#bare.on" if on else "#bare:not(.on)"))
+
+        pending = "[data-testid=scan-pending]"
+        for _ in range(taps):
+            page.fill("#code-input", code_of(1))
+            qty = page.evaluate("Number(document.querySelector('.cart-line')?.dataset.qty || 0)")
+            # the placeholder, or the line itself when the hub answered before the next frame
+            shown = f"{pending}, .cart-line[data-qty='{qty + 1}']"
+            measure("Add (typed code): looking-up line", "#code-form [type=submit]", shown)
+            page.wait_for_selector(pending, state="detached")
+        page.wait_for_selector("#pay-cash:not([disabled])")
+        for _ in range(taps):
+            measure("Pay: the pay sheet", "#pay-cash", "#pay-sheet:not([hidden])")
+            page.click("#pay-back")
+            page.wait_for_selector("#pay-sheet", state="hidden")
+        page.click("#pay-cash")
+        card = "[data-testid=tender-card]"
+        for _ in range(taps):
+            measure("Card tender: its form", card, ".tender-form[data-kind=card]")
+            page.click("[data-testid=tender-cancel]")
+            page.wait_for_selector(card)
+        done = "[data-testid=complete-sale]"
+        for _ in range(taps):
+            page.click("#quick button")  # exact cash
+            page.wait_for_selector(f"{done}:not([disabled])")
+            measure("Complete sale: Saving sale…", done, f"{done}.busy")
+            refuse_held(page, held)
+            page.wait_for_selector(f"{done}:not(.busy)")
+        page.click("#pay-back")
+        park = "[data-testid=park-confirm]"
+        for _ in range(taps):
+            page.click("[data-testid=park]")
+            measure("Park (confirm): Parking…", park, f"{park}.busy")
+            refuse_held(page, held)
+            page.wait_for_selector("[data-testid=park-sheet]", state="detached")
+        return out
+    finally:
+        context.close()
+        bare_context.close()
+
+
+def measure_taps(taps: int) -> dict[str, list[Tap]]:
+    """The tap-to-feedback measure on its own hub (200 items), broker and browser."""
+    from playwright.sync_api import sync_playwright
+
+    with (
+        tempfile.TemporaryDirectory(prefix="backroom-bench-taps-") as tmp,
+        sync_playwright() as p,
+    ):
+        broker = start_broker(Path(tmp) / "mosquitto", USERS, acl_text("hub", "devices"))
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            hub = Hub(Path(tmp) / "taps", broker, 200)
+            try:
+                tap_feedback(browser, hub, 20)  # warm-up: the page's modules, the hub's answers
+                return tap_feedback(browser, hub, taps)
+            finally:
+                hub.stop()
+        finally:
+            browser.close()
+            broker.stop()
+
+
+def print_taps(times: dict[str, list[Tap]]) -> None:
+    base = [t[0] for t in times[BASELINE]]
+    print(
+        f"\ntap to painted feedback, {len(times) - 1} actions x {len(base) // (len(times) - 1)} taps"
+    )
+    print(f"{'  (ms)':<46}{'p50':>8}{'p99':>8}{'max':>8}  ratio p50 / p99  handlers done p99")
+    for what, values in times.items():
+        painted, handled = [t[0] for t in values], [t[1] for t in values]
+        print(
+            f"  {what:<44}{pct(painted, 50):>8.1f}{pct(painted, 99):>8.1f}{max(painted):>8.1f}"
+            f"  {pct(painted, 50) / pct(base, 50):>5.2f} / {pct(painted, 99) / pct(base, 99):<5.2f}"
+            f"  {pct(handled, 99):>10.1f}"
+        )
+    print("target: every action's feedback painted within 100 ms of the tap")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument(
@@ -392,7 +554,14 @@ def main() -> None:
     ap.add_argument("--snapshot", type=int, default=100_000, help="items in the snapshot benchmark")
     ap.add_argument("--opens", type=int, default=9, help="cold opens per catalog (median reported)")
     ap.add_argument("--scans", type=int, default=300, help="scans for scan-to-paint (p99 reported)")
+    ap.add_argument("--taps", type=int, default=200, help="taps per action for tap-to-feedback")
+    ap.add_argument(
+        "--taps-only", action="store_true", help="measure tap-to-feedback alone (a short run)"
+    )
     args = ap.parse_args()
+    if args.taps_only:
+        print_taps(measure_taps(args.taps))
+        return
     from playwright.sync_api import sync_playwright
 
     with (
@@ -492,6 +661,7 @@ def main() -> None:
         "snapshot of 100,000 < 30000 ms; delta < 1000 ms; "
         "scan to paint p99 <= 50 ms"
     )
+    print_taps(measure_taps(args.taps))
 
 
 if __name__ == "__main__":

@@ -30,7 +30,7 @@ async function managers() {
 export function askManagerApproval(action, details = {}) {
   return new Promise((resolve) => {
     const backdrop = el("div", { class: "sheet-backdrop approval-backdrop", "data-testid": "approval-sheet" });
-    const body = el("div", { class: "approval-body" });
+    const body = el("div", { class: "approval-body" }, el("p", { class: "muted" }, "Finding the managers…"));
     const close = (token) => {
       backdrop.remove();
       resolve(token);

@@ -284,7 +284,8 @@ function start() {
   $("cart-total").closest(".sum-block").append(
     el("div", { id: "tax-summary", class: "tax-summary", "data-testid": "tax-summary", "aria-live": "polite", hidden: true }));
   $("cart-tools").append(el("button", { id: "cart-adjust", type: "button", class: "btn", "data-testid": "cart-adjust",
-    title: "Discount the whole cart, or change the price tier (F2)", onclick: cartSheet }, "Discount / tier"));
+    title: "Discount the whole cart, or change the price tier (F2)", "data-key": "F2", "aria-keyshortcuts": "F2",
+    onclick: cartSheet }, "Discount / tier"));
   cartHooks.rendered.push(decorate);
   document.addEventListener("keydown", shortcuts);
 }

@@ -6,6 +6,7 @@ import { api, el, formatMoney, getSession, newId, setText, timeAgo } from "/stat
 import { askManagerApproval } from "./register-approval.js";
 import { cartChanged, cartHooks, quote, renderCart } from "./register-cart.js";
 import { restoreExtras } from "./register-discounts.js";
+import { busy } from "./register-feedback.js";
 import { $, info, load, locked, registerId, showError, state } from "./register-state.js";
 
 const base = `/api/v1/registers/${encodeURIComponent(registerId)}`;
@@ -38,8 +39,10 @@ function parkSheet() {
   sheet("Park this cart", "park-sheet", (close) => {
     const label = el("input", { class: "input", type: "text", maxlength: "60", autocomplete: "off",
       "data-testid": "park-label", placeholder: "Who it is for (optional), e.g. blue coat" });
-    const park = async (e) => {
-      e.currentTarget.disabled = true;
+    const park = async () => {
+      if (confirm.disabled) return;
+      confirm.disabled = true;
+      busy(confirm, "Parking…"); // the sheet closes when the hub answers
       const cart = { lines: state.lines, tier: state.tier, cartDiscount: state.cartDiscount };
       try {
         await api(`${base}/parked`, { method: "POST", body: { id: newId(), cart, label: label.value.trim() } });
@@ -52,29 +55,34 @@ function parkSheet() {
         showError(`The cart was not parked: ${err.message}`);
       }
     };
-    label.addEventListener("keydown", (e) => { if (e.key === "Enter") park(e); });
+    const confirm = el("button", { type: "button", class: "btn btn-primary", "data-testid": "park-confirm", onclick: park },
+      "Park");
+    label.addEventListener("keydown", (e) => { if (e.key === "Enter") park(); });
     return [label, el("div", { class: "sheet-actions" },
-      el("button", { type: "button", class: "btn", onclick: close }, "Cancel"),
-      el("button", { type: "button", class: "btn btn-primary", "data-testid": "park-confirm", onclick: park }, "Park"))];
+      el("button", { type: "button", class: "btn", onclick: close }, "Cancel"), confirm)];
   });
 }
 
 async function parkedSheet() {
   if (locked()) return;
   let list;
+  const done = busy($("parked-open")); // until the hub lists them
   try {
     list = (await api(`${base}/parked`)).parked;
   } catch (err) {
     showError(`Parked carts can't be listed: ${err.message}`);
     return;
+  } finally {
+    done();
   }
   sheet("Parked carts", "parked-sheet", (close) => {
-    const resume = async (p) => {
+    const resume = async (p, button) => {
       if (state.lines.length) {
         showError("Finish or park the sale on screen first, then resume the parked cart.");
         close();
         return;
       }
+      busy(button, "Resuming…"); // the sheet closes when the hub answers
       try {
         const got = await api(`${base}/parked/${encodeURIComponent(p.id)}/resume`, { method: "POST", body: {} });
         close();
@@ -93,7 +101,7 @@ async function parkedSheet() {
       el("div", {}, el("strong", {}, p.label || `${p.line_count} line${p.line_count === 1 ? "" : "s"}`),
         el("div", { class: "muted" }, `${p.parked_by} at register ${p.register_id}, ${timeAgo(p.parked_at)}`
           + (p.label ? ` · ${p.line_count} line${p.line_count === 1 ? "" : "s"}` : ""))),
-      el("button", { type: "button", class: "btn btn-primary", "data-testid": "resume", onclick: () => resume(p) }, "Resume")));
+      el("button", { type: "button", class: "btn btn-primary", "data-testid": "resume", onclick: (e) => resume(p, e.currentTarget) }, "Resume")));
     return [list.length ? el("ul", { class: "parked-list" }, ...rows) : el("p", { class: "muted" }, "No carts are parked."),
       el("button", { type: "button", class: "btn", onclick: close }, "Close")];
   });
@@ -146,7 +154,8 @@ function postVoidSheet() {
   if (!sale?.id || !sale.number) return;
   sheet(`Void sale #${sale.number}`, "post-void-sheet", (close) => {
     const msg = el("p", { class: "notice notice-bad", role: "alert", hidden: true });
-    const go = async (reason) => {
+    const go = async (reason, button) => {
+      const done = busy(button);
       try {
         const me = await getSession();
         const body = { reason };
@@ -165,11 +174,13 @@ function postVoidSheet() {
       } catch (err) {
         msg.hidden = false;
         setText(msg, err.message);
+      } finally {
+        done();
       }
     };
     return [el("p", {}, "Why is the sale voided? Its stock comes back and its payment is reversed."),
       el("div", { class: "choices", role: "group", "aria-label": "Reason" },
-        ...VOID_REASONS.map((r) => el("button", { type: "button", class: "btn", onclick: () => go(r) }, r))),
+        ...VOID_REASONS.map((r) => el("button", { type: "button", class: "btn", onclick: (e) => go(r, e.currentTarget) }, r))),
       msg, el("button", { type: "button", class: "btn", onclick: close }, "Cancel")];
   });
 }
@@ -196,9 +207,10 @@ function render() {
 function start() {
   $("cart-tools").append(
     el("button", { id: "park", type: "button", class: "btn", "data-testid": "park", title: "Park this cart (F7)",
+      "data-key": "F7", "aria-keyshortcuts": "F7",
       onclick: parkSheet, disabled: true }, "Park"),
     el("button", { id: "parked-open", type: "button", class: "btn", "data-testid": "parked-open",
-      title: "Parked carts (F8)", onclick: parkedSheet }, "Parked"));
+      title: "Parked carts (F8)", "data-key": "F8", "aria-keyshortcuts": "F8", onclick: parkedSheet }, "Parked"));
   $("new-sale").before(el("p", { id: "void-status", class: "notice notice-warn", role: "status",
     "data-testid": "void-status", hidden: true }));
   $("new-sale").before(el("button", { id: "post-void", type: "button", class: "btn btn-danger", "data-testid": "post-void",

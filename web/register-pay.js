@@ -3,9 +3,11 @@ import {
   api, el, formatMoney, moneyInputValue, newId, quickAmounts, sentence, setText,
 } from "/static/common.js";
 import { addLine, cartChanged, cartFields, lineBody, quote, quotedTotal, refusal, renderCart } from "./register-cart.js";
-import { chargedPrices, saleOffline } from "./register-offline.js";
+import { chargedPrices, offline, offlineTenderProblem, saleOffline } from "./register-offline.js";
 import { approvalFields, approvalsMissing, askApprovals } from "./register-discounts.js";
 import { $, clearError, info, keys, locked, registerId, state } from "./register-state.js";
+import { busy } from "./register-feedback.js";
+import { PAY_KEYS, keyHint } from "./register-keys.js";
 import {
   afterSale, cashGiven, nonCash, nonCashTotal, receiptField, renderTenders, resetTenders, wireTenders,
 } from "./register-tenders.js";
@@ -59,7 +61,7 @@ export function renderPay() {
   if (quick.dataset.total !== String(cashDue)) {
     quick.dataset.total = String(cashDue);
     quick.replaceChildren(...(known ? quickAmounts(cashDue) : []).map((a, i) => el("button", {
-      class: "btn", type: "button", dataset: { minor: String(a) },
+      class: "btn", type: "button", dataset: { minor: String(a) }, ...(i === 0 ? keyHint(PAY_KEYS.exact, "Exact cash") : {}),
       onclick: () => { $("tendered-input").value = moneyInputValue(a); renderPay(); },
     }, i === 0 ? `Exact ${formatMoney(a, state.currency)}` : formatMoney(a, state.currency))));
   }
@@ -80,6 +82,9 @@ export function renderPay() {
   button.disabled = state.pay.posting || (!pending && (!known || given === null || given < total || !state.lines.length
     || nonCashTotal() > total));
   setText(button, state.pay.posting ? "Saving sale…" : pending ? "Try again" : "Complete sale");
+  button.classList.toggle("busy", state.pay.posting); // set before the request goes: never waits for the hub
+  if (state.pay.posting) button.setAttribute("aria-busy", "true");
+  else button.removeAttribute("aria-busy");
   $("pay-back").disabled = Boolean(pending);
   renderTenders();
 }
@@ -97,6 +102,7 @@ export function completeSale() {
     const given = tendered();
     const total = quotedTotal();
     if (total === null || given === null || given < total) return;
+    if (offline.hubDown && offlineTenderProblem(nonCash())) return payMessage(offlineTenderProblem(nonCash()));
     if (approvalsMissing()) { // a manager's PIN first, for discounts and price changes beyond the cashier's rights
       askApprovals().then((ok) => { if (ok) completeSale(); });
       return;
@@ -222,6 +228,7 @@ export async function reprint() {
   const sale = state.result;
   if (!sale?.id) return;
   const out = $("receipt-status");
+  const done = busy($("reprint"), "Sending a copy…");
   try {
     const job = await api(`/api/v1/sales/${encodeURIComponent(sale.id)}/receipt`, { method: "POST", body: {} });
     sale.receipt = { ...sale.receipt, job_id: job.job_id, status: job.status };
@@ -229,6 +236,8 @@ export async function reprint() {
   } catch (err) {
     setText(out, `Copy not printed: ${err.message}`);
     out.className = "receipt-status bad";
+  } finally {
+    done();
   }
 }
 

@@ -2,6 +2,7 @@
 // and a parent item's variants to pick from. And a keyboard-wedge scanner typing while another field has
 // the focus: a fast burst of keys ending in Enter is a scan, so it goes to the cart, not into that field.
 import { api, el, formatMoney } from "/static/common.js";
+import { busy } from "./register-feedback.js";
 import { $, state } from "./register-state.js";
 
 export const SEARCH = {
@@ -41,13 +42,16 @@ function add(code) {
   $("code-form").requestSubmit();
 }
 
-async function pick(item) {
+async function pick(item, button) {
   const my = ++seq;
   let variants = [];
+  const done = busy(button); // its variants are asked first
   try {
     variants = (await api(`/api/v1/items?parent=${encodeURIComponent(item.sku)}&limit=24`)).items;
   } catch {
     // the hub is out of reach: add the item itself (the tablet's catalog prices it)
+  } finally {
+    done();
   }
   if (my !== seq) return;
   if (!variants.length) {
@@ -63,7 +67,7 @@ function show(items, heading = "") {
     ...(heading ? [el("li", { class: "search-heading muted" }, heading)] : []),
     ...items.map((it) => el("li", { role: "option" }, el("button", {
       type: "button", class: "btn search-result", "data-testid": "search-result", dataset: { sku: it.sku },
-      onclick: () => pick(it),
+      onclick: (e) => pick(it, e.currentTarget),
     }, el("span", { class: "name" }, it.name), el("span", { class: "muted mono" }, it.sku),
     el("span", { class: "num" }, `${formatMoney(it.price_minor, state.currency)}${it.unit === "each" ? "" : it.unit === "g" ? "/kg" : "/l"}`)))),
     ...(items.length ? [] : [el("li", { class: "muted search-none" }, "Nothing found")]),
@@ -92,14 +96,17 @@ function typed() {
   timer = setTimeout(() => search(text), SEARCH.debounceMs);
 }
 
-/** Keys arriving faster than a person types, ending in Enter, in a field that is not the code box: a scan. */
+/** Keys arriving faster than a person types, ending in Enter, in a field that is not the code box: a scan.
+ * The field is the focused one, not the event's target: a key routed into the cash box by register-keys.js
+ * (its first key was aimed at a button) belongs to the same burst as the ones after it. */
 function watchBurst(e) {
   const now = performance.now();
+  const at = document.activeElement;
   if (e.key === "Enter") {
     const { keys, target } = burst;
     const fast = keys.length >= SEARCH.burstMin && now - burst.last < SEARCH.burstGapMs * 3;
     burst = { keys: "", last: 0, target: null };
-    if (fast && target instanceof HTMLInputElement && target.id !== "code-input" && target === e.target) {
+    if (fast && target instanceof HTMLInputElement && target.id !== "code-input" && target === at) {
       e.preventDefault();
       e.stopPropagation();
       if (target.value.endsWith(keys)) target.value = target.value.slice(0, -keys.length);
@@ -109,8 +116,8 @@ function watchBurst(e) {
     return;
   }
   if (e.key.length !== 1 || e.ctrlKey || e.metaKey || e.altKey) return;
-  const joined = now - burst.last < SEARCH.burstGapMs && burst.target === e.target;
-  burst = { keys: joined ? burst.keys + e.key : e.key, last: now, target: e.target };
+  const joined = now - burst.last < SEARCH.burstGapMs && burst.target === at;
+  burst = { keys: joined ? burst.keys + e.key : e.key, last: now, target: at };
 }
 
 function start() {

@@ -69,13 +69,19 @@ export function pinPad({ onSubmit, submitLabel = "OK", minDigits = 4 }) {
     }
     const tried = pin;
     pin = "";
-    dots.textContent = "Checking…";
+    dots.textContent = "Checking…"; // at once: the hub's answer can take a moment
+    const ok = keys.querySelector("[data-testid=pin-ok]");
+    ok.classList.add("busy");
+    ok.setAttribute("aria-busy", "true");
     try {
       await onSubmit(tried);
     } catch (err) {
       message.textContent = err.message;
       message.hidden = false;
       render();
+    } finally {
+      ok.classList.remove("busy");
+      ok.removeAttribute("aria-busy");
     }
   };
   const key = (label, action, extra = {}) => el("button", { type: "button", class: "btn pin-key", onclick: action,
@@ -132,6 +138,9 @@ function askPin(person) {
 async function signOutHere(event) {
   event.preventDefault();
   event.stopPropagation(); // instead of the password sign-out, which would go to /login
+  const button = event.target.closest("#sign-out");
+  button.classList.add("busy");
+  button.textContent = "Signing out…";
   try {
     await post("/api/v1/tablet/signout", {});
   } finally {

@@ -3,6 +3,8 @@
 // register-pay.js asks nonCash() for what to send and cashGiven() for the cash part; change comes only from cash.
 import { api, el, formatMoney, moneyInputValue, parseMoney, sentence, setText } from "/static/common.js";
 import { quotedTotal } from "./register-cart.js";
+import { PAY_KEYS, keyHint } from "./register-keys.js";
+import { offlineTenderProblem } from "./register-offline.js";
 import { $, state } from "./register-state.js";
 
 export const CARD_NUMBER_MESSAGE = "That looks like a card number: never type card numbers into Backroom; "
@@ -15,7 +17,8 @@ let tenders = [];
 let printReceipt = true; // the customer's choice: a paper receipt, or none
 let exchange = null; // { returnId, code, credit_minor, finish(sale) }: a recorded return's credit paying the next sale
 let onChange = () => {};
-let form = null; // { kind, account? } while a tender is being entered
+let form = null; // { kind, account?, checking? } while a tender is being entered
+let checks = 0; // the latest balance asked: an older answer is dropped
 
 function luhnOk(digits) {
   let sum = 0;
@@ -84,6 +87,7 @@ export const receiptField = () => (printReceipt ? {} : { receipt: "none" });
 
 function receiptToggle(frozen) {
   const choice = (print, label) => el("button", { type: "button", class: "btn", "aria-pressed": String(printReceipt === print),
+    ...(printReceipt === print ? {} : keyHint(PAY_KEYS.receipt, print ? "Print a receipt" : "No receipt")),
     "data-testid": `receipt-${print ? "print" : "none"}`, disabled: frozen,
     onclick: () => { printReceipt = print; renderTenders(); } }, label);
   return el("div", { class: "receipt-choice", role: "group", "aria-label": "Receipt" },
@@ -112,10 +116,17 @@ function startForm(kind) {
 async function checkAccount() {
   const code = $("tender-ref").value.trim().toUpperCase();
   if (!code) return;
+  const asked = form;
+  const my = ++checks;
+  asked.checking = true; // "Checking…" on the button at once, drawn again with the form until the hub answers
+  renderTenders();
   try {
     const account = await api(`/api/v1/stored-value/${encodeURIComponent(code)}`);
+    if (form !== asked || my !== checks) return; // cancelled, or another code asked meanwhile
+    form.checking = false;
     if (account.kind !== form.kind) {
       message(`${code} is a ${KINDS[account.kind].toLowerCase()}, not a ${KINDS[form.kind].toLowerCase()}.`);
+      renderTenders();
       return;
     }
     form.account = account;
@@ -124,7 +135,10 @@ async function checkAccount() {
     $("tender-amount").value = moneyInputValue(Math.min(account.balance_minor, due() ?? 0));
     $("tender-amount").focus();
   } catch (err) {
-    message(sentence(err.message));
+    if (form !== asked || my !== checks) return;
+    form.checking = false;
+    message(err.status === 0 ? offlineTenderProblem([{ kind: form.kind }]) : sentence(err.message));
+    renderTenders();
   }
 }
 
@@ -181,11 +195,10 @@ function tenderForm() {
   const ref = el("input", { id: "tender-ref", "data-testid": "tender-ref", class: "input", type: "text",
     autocomplete: "off", spellcheck: "false", autocapitalize: "characters",
     placeholder: stored ? "Scan or type the code" : "Terminal reference",
-    onkeydown: (e) => { if (e.key === "Enter") { e.preventDefault(); addTender(); } },
+    onkeydown: formKeys,
     oninput: () => { if (form.account) { form.account = null; renderTenders(); } } });
   const amount = el("input", { id: "tender-amount", "data-testid": "tender-amount", class: "input", type: "text",
-    inputmode: "decimal", autocomplete: "off", placeholder: "0.00",
-    onkeydown: (e) => { if (e.key === "Enter") { e.preventDefault(); addTender(); } } });
+    inputmode: "decimal", autocomplete: "off", placeholder: "0.00", onkeydown: formKeys });
   const left = due();
   if (!stored && left !== null) amount.value = moneyInputValue(left);
   const balance = form.account ? el("span", { class: "tender-balance", "data-testid": "tender-balance" },
@@ -196,10 +209,29 @@ function tenderForm() {
     stored && !form.account ? null : el("label", { for: "tender-amount" }, "Amount"),
     stored && !form.account ? null : amount,
     el("div", { class: "tender-form-actions" },
-      el("button", { type: "button", class: "btn", onclick: () => { form = null; message(null); renderTenders(); } },
-        "Cancel"),
-      el("button", { type: "button", class: "btn btn-primary", "data-testid": "tender-add", onclick: addTender },
-        stored && !form.account ? "Check balance" : `Add ${KINDS[form.kind].toLowerCase()}`)));
+      el("button", { type: "button", class: "btn", "data-testid": "tender-cancel", ...keyHint("Esc", "Cancel this tender"),
+        onclick: cancelForm }, "Cancel"),
+      el("button", { type: "button", class: `btn btn-primary${form.checking ? " busy" : ""}`, "data-testid": "tender-add",
+        "aria-busy": form.checking ? "true" : null, onclick: addTender },
+      form.checking ? "Checking…" : stored && !form.account ? "Check balance" : `Add ${KINDS[form.kind].toLowerCase()}`)));
+}
+
+function cancelForm() {
+  form = null;
+  message(null);
+  renderTenders();
+}
+
+/** In a tender's fields: Enter adds it, Esc cancels it (a second Esc goes back from the pay sheet). */
+function formKeys(e) {
+  if (e.key === "Enter") addTender();
+  else if (e.key === "Escape") {
+    cancelForm();
+    $("tendered-input").focus({ preventScroll: true });
+  }
+  else return;
+  e.preventDefault();
+  e.stopPropagation();
 }
 
 /** Draw the tender list and buttons into the pay sheet; called from renderPay. */
@@ -222,7 +254,7 @@ export function renderTenders() {
     form && !frozen ? tenderForm() : el("div", { class: "tender-kinds", role: "group", "aria-label": "Other tenders" },
       ...Object.entries(KINDS).map(([kind, label]) => el("button", {
         type: "button", class: "btn", "data-testid": `tender-${kind}`, disabled: frozen || due() === 0,
-        onclick: () => startForm(kind) }, label))),
+        ...keyHint(PAY_KEYS[kind], label), onclick: () => startForm(kind) }, label))),
     receiptToggle(frozen),
   );
   if (typed) {

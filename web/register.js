@@ -16,6 +16,7 @@ import {
 import { lookup, startOffline } from "./register-offline.js";
 import { ensureSignedIn, tablet } from "./register-signin.js";
 import { takeScan, wireReturns } from "./register-returns.js";
+import { lookingUp } from "./register-feedback.js";
 
 /** A looked-up code (scan or typed): each items by units, weighed ones by label weight (the hub reads
  * the label again) or by a weighing the hub takes from the scale (typed on a register without one). */
@@ -61,11 +62,14 @@ function submitCode(event) {
   const code = input.value.trim();
   input.value = "";
   if (!code || takeScan(code)) return; // a receipt code typed at the idle register opens the return
+  const answered = lookingUp(code); // on screen now, whatever the hub takes to answer
   lookups = lookups.then(async () => {
     try {
       addLookup(await lookup(code), code); // from the hub, or this tablet's catalog while the hub is out of reach
     } catch (err) {
       showError(err.message);
+    } finally {
+      answered();
     }
   });
 }
