@@ -15,7 +15,7 @@ readonly SERVICE_GROUPS=(input dialout lp)
 # linux-libc-dev; receipts are drawn with DejaVu. Chromium runs the page tests and shellcheck
 # checks this script (--dev only).
 readonly OS_PACKAGES=(mosquitto mosquitto-clients python3-venv python3-dev gcc linux-libc-dev fonts-dejavu-core)
-readonly DEV_OS_PACKAGES=(chromium shellcheck)
+readonly DEV_OS_PACKAGES=(chromium nodejs shellcheck)  # nodejs: the register's pure JS (pricing, labels) is tested against the hub under node
 
 usage() {
     cat <<'EOF'

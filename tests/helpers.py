@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
+import subprocess
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, TypeVar
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import pytest
 
 if TYPE_CHECKING:
     from hub.domain.sale import CatalogItem
@@ -54,3 +59,33 @@ class Clock:
 
     def __call__(self) -> datetime:
         return self.now
+
+
+NODE = "/usr/bin/node"
+
+
+class NodeModule:
+    """One of the register's pure JS modules under node (./install.sh --dev installs Debian's nodejs):
+    runner (an ES module script) reads a JSON line per batch on stdin, the module's path in argv[1],
+    and answers a JSON line; one process serves a whole test module."""
+
+    def __init__(self, runner: str, module: Path) -> None:
+        if not Path(NODE).exists():
+            pytest.fail(f"{NODE} is missing: run ./install.sh --dev (it installs Debian's nodejs)")
+        self.proc = subprocess.Popen([NODE, "--input-type=module", "-e", runner, str(module)], stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, text=True, encoding="utf-8")
+
+    def ask(self, batch: Any) -> list[dict[str, Any]]:
+        assert self.proc.stdin and self.proc.stdout
+        self.proc.stdin.write(json.dumps(batch) + "\n")
+        self.proc.stdin.flush()
+        line = self.proc.stdout.readline()
+        assert line, f"node stopped (exit {self.proc.poll()})"
+        answers: list[dict[str, Any]] = json.loads(line)
+        return answers
+
+    def close(self) -> None:
+        assert self.proc.stdin and self.proc.stdout
+        self.proc.stdin.close()
+        self.proc.wait(timeout=10)
+        self.proc.stdout.close()

@@ -137,6 +137,31 @@ class Shop:
             return events
 
 
+# In the page of a fresh browser on /pair: pair it as till-1, sign a person in by PIN and open a shift.
+_PAIR_SIGN_IN_OPEN = """async ([code, username, pin]) => {
+    const post = async (path, body, headers = {}) => {
+      const r = await fetch(path, { method: "POST", body: JSON.stringify(body),
+        headers: { "Content-Type": "application/json", ...headers } });
+      if (!r.ok) throw new Error(`${path}: ${await r.text()}`);
+      return r.json();
+    };
+    await post("/api/v1/pairing", { code, register_id: "till-1" });
+    const { csrf_token } = await post("/api/v1/tablet/signin", { username, pin });
+    await post("/api/v1/registers/till-1/shifts", { float_minor: 0 }, { "X-CSRF-Token": csrf_token });
+    return csrf_token;
+  }"""
+
+
+def pair_tablet(shop: Shop, page: Any, username: str = "tess", pin: str = "2580") -> str:
+    """The browser of page becomes till-1's paired tablet, username (a new cashier) signed in by PIN, a
+    shift open: only a paired register's queue may send offline sales. Returns the CSRF token."""
+    shop.api("/api/v1/people", {"username": username, "role": "cashier", "pin": pin})
+    code = shop.api("/api/v1/pairing/codes", {})["code"]
+    page.goto(f"{shop.url}/pair")
+    token: str = page.evaluate(_PAIR_SIGN_IN_OPEN, [code, username, pin])
+    return token
+
+
 def _print_tracebacks(s: Shop) -> None:
     for log in sorted(s.logs.glob("*.log")):
         text = log.read_text(errors="replace")

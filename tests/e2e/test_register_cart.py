@@ -12,7 +12,12 @@ from typing import Any
 import pytest
 
 from tests.e2e.conftest import Shop
-from tests.e2e.test_register_pairing import VIEWPORTS, new_tablet, pin_sign_in, type_pin
+from tests.e2e.test_register_pairing import (
+    VIEWPORTS,
+    new_tablet,
+    pair_as_till_1,
+    type_pin,
+)
 from tests.helpers import wait_until
 
 BREAD = ("0490000010015", "Sourdough loaf")  # 1.86, 7% tax
@@ -64,10 +69,7 @@ def test_discount_approval_post_void_override_park_and_void(shop: Shop, browser:
     context, page = new_tablet(browser, viewport)
     page.on("console", lambda m: print(f"console {m.type}: {m.text}") if m.type in ("error", "warning") else None)
     try:
-        page.goto(f"{shop.url}/pair?code={code}")
-        page.locator("[data-register='till-1']").click()
-        page.wait_for_url("**/register/till-1")
-        pin_sign_in(page, "cara", "864213")
+        pair_as_till_1(page, shop, code, "cara", "864213")
         page.get_by_test_id("float-input").fill("100")
         page.get_by_test_id("open-shift").click()
         page.get_by_test_id("connection-state").filter(has_text="onnected").wait_for()

@@ -20,12 +20,9 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.e2e.conftest import MANAGER, Shop, page_opener, staffed_shop
-from tests.e2e.test_register_pairing import new_tablet, pin_sign_in
+from tests.e2e.test_register_pairing import VIEWPORTS, new_tablet, pin_sign_in
+from tests.e2e.test_register_pay_return import add, till
 
-VIEWPORTS = {
-    "landscape": {"width": 1280, "height": 800},
-    "portrait": {"width": 800, "height": 1280},
-}
 BREAD = ("0490000010015", "Sourdough loaf")  # 1.86
 WATER = ("0490000010893", "Sparkling water 1.5 l")  # 7.42
 BUSY = re.compile(r"\bbusy\b")
@@ -42,17 +39,6 @@ def open_page(shop: Shop, browser: Any) -> Iterator[Any]:
     with page_opener(shop, browser, MANAGER) as open_:
         yield open_
 
-
-def till(open_page: Any, layout: str) -> Any:
-    page = open_page("/register/till-1", MANAGER, VIEWPORTS[layout])
-    page.get_by_test_id("connection-state").filter(has_text="onnected").wait_for(timeout=30000)
-    return page
-
-
-def add(page: Any, code: str, name: str) -> None:
-    page.get_by_test_id("code-input").fill(code)
-    page.get_by_test_id("code-input").press("Enter")
-    page.get_by_test_id("cart-line").filter(has_text=name).wait_for()
 
 
 class Held:

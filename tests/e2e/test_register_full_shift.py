@@ -26,7 +26,7 @@ from hub.mosquitto import Broker
 from tests.e2e.conftest import Shop, _print_tracebacks
 from tests.e2e.test_register_cart import add, manager_approves
 from tests.e2e.test_register_offline import banner, queued_ids, sell_offline
-from tests.e2e.test_register_pairing import VIEWPORTS, new_tablet, pin_sign_in
+from tests.e2e.test_register_pairing import VIEWPORTS, new_tablet, pair_as_till_1
 from tests.e2e.test_register_pay_return import on_screen, sale_shown
 from tests.helpers import wait_until
 
@@ -92,10 +92,7 @@ def paired_and_open(shop: Shop, browser: Any, viewport: dict[str, int]) -> tuple
         "console",
         lambda m: print(f"console {m.type}: {m.text}") if m.type in ("error", "warning") else None,
     )
-    page.goto(f"{shop.url}/pair?code={code}")  # as the QR code opens it
-    page.locator("[data-register='till-1']").click()
-    page.wait_for_url("**/register/till-1")
-    pin_sign_in(page, *CASHIER)
+    pair_as_till_1(page, shop, code, *CASHIER)
     page.get_by_test_id("float-input").fill("100")
     page.get_by_test_id("open-shift").click()
     page.get_by_test_id("shift-button").filter(has_text="Shift #1").wait_for()

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import WAIT_MS, Shop
+from tests.e2e.conftest import WAIT_MS, Shop, pair_tablet
 from tests.helpers import wait_until
 
 LANDSCAPE = {"width": 1280, "height": 800}
@@ -68,23 +68,10 @@ def change_price(shop: Shop, sku: str, price: int) -> None:
 def paired_till(shop: Shop, browser: Any, viewport: dict[str, int]) -> Any:
     """A tablet paired as till-1, its cashier signed in by PIN, a shift open: only a paired register's
     queue may send offline sales."""
-    shop.api("/api/v1/people", {"username": "tess", "role": "cashier", "pin": "2580"})
-    code = shop.api("/api/v1/pairing/codes", {})["code"]
     page = browser.new_context(viewport=viewport, has_touch=True).new_page()
     page.set_default_timeout(WAIT_MS)
     page.on("pageerror", lambda exc: print(f"page error: {exc}"))
-    page.goto(f"{shop.url}/pair")
-    page.evaluate("""async ([code, pin]) => {
-        const post = async (path, body, headers = {}) => {
-          const r = await fetch(path, { method: "POST", body: JSON.stringify(body),
-            headers: { "Content-Type": "application/json", ...headers } });
-          if (!r.ok) throw new Error(`${path}: ${await r.text()}`);
-          return r.json();
-        };
-        await post("/api/v1/pairing", { code, register_id: "till-1" });
-        const { csrf_token } = await post("/api/v1/tablet/signin", { username: "tess", pin });
-        await post("/api/v1/registers/till-1/shifts", { float_minor: 0 }, { "X-CSRF-Token": csrf_token });
-      }""", [code, "2580"])
+    pair_tablet(shop, page)
     page.goto(f"{shop.url}/register/till-1")
     return page
 

@@ -20,7 +20,7 @@ import pytest
 
 from hub.domain.barcodes import with_check_digit
 from hub.mosquitto import Broker
-from tests.e2e.conftest import WAIT_MS, Shop, _print_tracebacks
+from tests.e2e.conftest import WAIT_MS, Shop, _print_tracebacks, pair_tablet
 from tests.helpers import wait_until
 
 LANDSCAPE = {"width": 1280, "height": 800}
@@ -84,24 +84,11 @@ def shop(tmp_path: Path, broker: Broker) -> Iterator[Shop]:
 def old_tablet_till(shop: Shop, browser: Any, viewport: dict[str, int]) -> tuple[Any, str]:
     """A tablet paired as till-1 whose IndexedDB still has the first catalog format and one queued sale,
     its cashier signed in by PIN, a shift open; then the register opens. Returns (page, queued sale id)."""
-    shop.api("/api/v1/people", {"username": "tess", "role": "cashier", "pin": "2580"})
-    code = shop.api("/api/v1/pairing/codes", {})["code"]
     page = browser.new_context(viewport=viewport, has_touch=True).new_page()
     page.set_default_timeout(WAIT_MS)
     page.on("pageerror", lambda exc: print(f"page error: {exc}"))
     page.on("console", lambda m: print(f"console {m.type}: {m.text}") if m.type in ("error", "warning") else None)
-    page.goto(f"{shop.url}/pair")
-    page.evaluate("""async ([code, pin]) => {
-        const post = async (path, body, headers = {}) => {
-          const r = await fetch(path, { method: "POST", body: JSON.stringify(body),
-            headers: { "Content-Type": "application/json", ...headers } });
-          if (!r.ok) throw new Error(`${path}: ${await r.text()}`);
-          return r.json();
-        };
-        await post("/api/v1/pairing", { code, register_id: "till-1" });
-        const { csrf_token } = await post("/api/v1/tablet/signin", { username: "tess", pin });
-        await post("/api/v1/registers/till-1/shifts", { float_minor: 0 }, { "X-CSRF-Token": csrf_token });
-      }""", [code, "2580"])
+    pair_tablet(shop, page)
     sale_id = str(uuid.uuid4())
     body = {"id": sale_id, "register_id": "till-1", "lines": [{"sku": "E2E-SOAP", "qty": 1}],
             "tenders": [{"kind": "cash", "amount_minor": 215}], "offline": True,

@@ -32,6 +32,14 @@ def pin_sign_in(page: Any, name: str, pin: str) -> None:
     type_pin(page, pin)
 
 
+def pair_as_till_1(page: Any, shop: Shop, code: str, name: str, pin: str) -> None:
+    """The tablet opens the pairing page as its QR code does, becomes till-1, and name signs in by PIN."""
+    page.goto(f"{shop.url}/pair?code={code}")
+    page.locator("[data-register='till-1']").click()
+    page.wait_for_url("**/register/till-1")
+    pin_sign_in(page, name, pin)
+
+
 @pytest.mark.parametrize("layout", VIEWPORTS)
 def test_pair_a_tablet_sign_in_with_a_pin_and_unpair_it(shop: Shop, browser: Any, layout: str) -> None:
     viewport = VIEWPORTS[layout]

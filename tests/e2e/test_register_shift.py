@@ -12,7 +12,7 @@ import pytest
 
 from tests.e2e.conftest import Shop
 from tests.e2e.test_register_flow import BREAD, sell_by_scanning
-from tests.e2e.test_register_pairing import VIEWPORTS, new_tablet, pin_sign_in
+from tests.e2e.test_register_pairing import VIEWPORTS, new_tablet, pair_as_till_1
 from tests.helpers import wait_until
 
 
@@ -24,10 +24,7 @@ def test_open_sell_close_and_print_the_z_report(shop: Shop, browser: Any, layout
     code = shop.api("/api/v1/pairing/codes", {})["code"]
     context, page = new_tablet(browser, VIEWPORTS[layout])
     try:
-        page.goto(f"{shop.url}/pair?code={code}")  # as the QR code opens it
-        page.locator("[data-register='till-1']").click()
-        page.wait_for_url("**/register/till-1")
-        pin_sign_in(page, "cara", "864213")
+        pair_as_till_1(page, shop, code, "cara", "864213")
 
         page.get_by_test_id("float-input").fill("100")
         page.get_by_test_id("open-shift").click()
@@ -85,10 +82,7 @@ def test_the_close_screen_shows_a_late_offline_sale_and_a_cash_void(shop: Shop, 
     code = shop.api("/api/v1/pairing/codes", {})["code"]
     context, page = new_tablet(browser, VIEWPORTS[layout])
     try:
-        page.goto(f"{shop.url}/pair?code={code}")
-        page.locator("[data-register='till-1']").click()
-        page.wait_for_url("**/register/till-1")
-        pin_sign_in(page, "cara", "864213")
+        pair_as_till_1(page, shop, code, "cara", "864213")
         page.get_by_test_id("float-input").fill("0")
         page.get_by_test_id("open-shift").click()
         page.get_by_test_id("shift-button").filter(has_text="Shift #1").wait_for()

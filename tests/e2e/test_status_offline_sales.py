@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import OWNER, WAIT_MS, Shop, page_opener
+from tests.e2e.conftest import OWNER, WAIT_MS, Shop, page_opener, pair_tablet
 from tests.e2e.test_register_pairing import VIEWPORTS
 
 LOAF = ("D1001", "Sourdough loaf", 186)  # the hub's price; the tablet's catalog still said 1.59
@@ -22,8 +22,6 @@ JAM = ("D1002", 223)  # 26 on hand, and this item may not go below zero
 def replay_offline_sales(shop: Shop, browser: Any) -> list[dict[str, Any]]:
     """Pair a tablet as till-1, sign its cashier in, open a shift, and send what its queue sends for two
     sales made 4 minutes ago without the hub: two loaves at 1.59, and 30 jars of jam."""
-    shop.api("/api/v1/people", {"username": "tess", "role": "cashier", "pin": "2580"})
-    code = shop.api("/api/v1/pairing/codes", {})["code"]
     req = urllib.request.Request(f"{shop.url}/api/v1/items/{JAM[0]}", data=b'{"negative_stock": "block"}',
                                  method="PATCH", headers={"Authorization": f"Bearer {shop.token}",
                                                           "Content-Type": "application/json"})
@@ -33,26 +31,22 @@ def replay_offline_sales(shop: Shop, browser: Any) -> list[dict[str, Any]]:
     try:
         page = context.new_page()
         page.set_default_timeout(WAIT_MS)
-        page.goto(f"{shop.url}/pair")
-        sales: list[dict[str, Any]] = page.evaluate("""async ([code, loaf, jam]) => {
-            const post = async (path, body, headers = {}) => {
+        csrf = pair_tablet(shop, page)
+        sales: list[dict[str, Any]] = page.evaluate("""async ([csrf_token, loaf, jam]) => {
+            const post = async (path, body) => {
               const r = await fetch(path, { method: "POST", body: JSON.stringify(body),
-                headers: { "Content-Type": "application/json", ...headers } });
+                headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf_token } });
               if (!r.ok) throw new Error(`${path}: ${await r.text()}`);
               return r.json();
             };
-            await post("/api/v1/pairing", { code, register_id: "till-1" });
-            const { csrf_token } = await post("/api/v1/tablet/signin", { username: "tess", pin: "2580" });
-            const csrf = { "X-CSRF-Token": csrf_token };
-            await post("/api/v1/registers/till-1/shifts", { float_minor: 0 }, csrf);
             const recorded_at = new Date(Date.now() - 4 * 60 * 1000).toISOString();
             const sale = (sku, qty, unit) => post("/api/v1/sales", {
               id: crypto.randomUUID(), register_id: "till-1", offline: true, recorded_at,
               lines: [{ sku, qty }], tenders: [{ kind: "cash", amount_minor: qty * unit }],
               charged: { catalog_version: 1, total_minor: qty * unit,
-                lines: [{ unit_price_minor: unit, total_minor: qty * unit }] } }, csrf);
+                lines: [{ unit_price_minor: unit, total_minor: qty * unit }] } });
             return [await sale(loaf, 2, 159), await sale(jam, 30, 223)];
-          }""", [code, LOAF[0], JAM[0]])
+          }""", [csrf, LOAF[0], JAM[0]])
         return sales
     finally:
         context.close()

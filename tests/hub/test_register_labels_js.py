@@ -16,8 +16,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from hub.domain.barcodes import REGIONS, parse, price_check_digit, with_check_digit
+from tests.helpers import NODE, NodeModule
 
-NODE = "/usr/bin/node"
 MODULE = Path(__file__).resolve().parents[2] / "web" / "register-labels.js"
 DIGITS = "0123456789"
 FIELDS = ("valid", "kind", "gtin", "item_ref", "price_minor", "weight_g", "count", "error")
@@ -47,35 +47,16 @@ for await (const line of createInterface({ input: process.stdin })) {
 """
 
 
-class Labels:
+class Labels(NodeModule):
     """register-labels.js under node, fed a batch at a time."""
 
-    def __init__(self) -> None:
-        self.proc = subprocess.Popen([NODE, "--input-type=module", "-e", RUNNER, str(MODULE)], stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, text=True, encoding="utf-8")
-
     def read(self, cases: list[tuple[str, dict[str, Any]]], catalog: dict[str, Any] | None = None) -> list[dict[str, Any]]:
-        assert self.proc.stdin and self.proc.stdout
-        self.proc.stdin.write(json.dumps([catalog, cases]) + "\n")
-        self.proc.stdin.flush()
-        line = self.proc.stdout.readline()
-        assert line, f"node stopped (exit {self.proc.poll()})"
-        answers: list[dict[str, Any]] = json.loads(line)
-        return answers
-
-    def close(self) -> None:
-        assert self.proc.stdin
-        self.proc.stdin.close()
-        self.proc.wait(timeout=10)
-        assert self.proc.stdout
-        self.proc.stdout.close()
+        return self.ask([catalog, cases])
 
 
 @pytest.fixture(scope="module")
 def labels() -> Iterator[Labels]:
-    if not Path(NODE).exists():
-        pytest.fail(f"{NODE} is missing: run ./install.sh --dev (it installs Debian's nodejs)")
-    runner = Labels()
+    runner = Labels(RUNNER, MODULE)
     yield runner
     runner.close()
 

@@ -7,7 +7,6 @@ carts per line on one node process."""
 from __future__ import annotations
 
 import json
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -27,8 +26,8 @@ from hub.service import HubService
 from hub.store import line_dict
 from hub.web import create_app
 from tests.conftest import hub_config
+from tests.helpers import NodeModule
 
-NODE = "/usr/bin/node"
 MODULE = Path(__file__).resolve().parents[2] / "web" / "register-pricing.js"
 REASONS = list(sales.DISCOUNT_REASONS)
 
@@ -54,34 +53,16 @@ for await (const line of createInterface({ input: process.stdin })) {
 """
 
 
-class Pricing:
+class Pricing(NodeModule):
     """register-pricing.js under node, fed a batch at a time."""
 
-    def __init__(self) -> None:
-        self.proc = subprocess.Popen([NODE, "--input-type=module", "-e", RUNNER, str(MODULE)], stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, text=True, encoding="utf-8")
-
     def quote(self, cases: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        assert self.proc.stdin and self.proc.stdout
-        self.proc.stdin.write(json.dumps(cases) + "\n")
-        self.proc.stdin.flush()
-        line = self.proc.stdout.readline()
-        assert line, f"node stopped (exit {self.proc.poll()})"
-        answers: list[dict[str, Any]] = json.loads(line)
-        return answers
-
-    def close(self) -> None:
-        assert self.proc.stdin and self.proc.stdout
-        self.proc.stdin.close()
-        self.proc.wait(timeout=10)
-        self.proc.stdout.close()
+        return self.ask(cases)
 
 
 @pytest.fixture(scope="module")
 def js() -> Iterator[Pricing]:
-    if not Path(NODE).exists():
-        pytest.fail(f"{NODE} is missing: run ./install.sh --dev (it installs Debian's nodejs)")
-    runner = Pricing()
+    runner = Pricing(RUNNER, MODULE)
     yield runner
     runner.close()
 
