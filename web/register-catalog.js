@@ -209,6 +209,30 @@ function refused(message, status = 404) {
 }
 
 /** What /api/v1/lookup would answer, from the snapshot: plain GTINs, shop codes, SKUs and scale labels. */
+/** Up to limit sellable items whose name or SKU holds text, from the tablet's catalog: the register's
+ * search while the hub is out of reach (a parent of variants is left out: its variants are listed). */
+export function offlineSearch(text, limit) {
+  if (!catalog.db) return Promise.resolve([]);
+  const needle = text.toLowerCase();
+  const found = [];
+  return new Promise((resolve, reject) => {
+    const r = catalog.db.transaction("items").objectStore("items").openCursor();
+    r.onsuccess = () => {
+      const cursor = r.result;
+      if (!cursor || found.length >= limit) {
+        resolve(found);
+        return;
+      }
+      const { sku, name, unit, price_minor, active, variants } = cursor.value;
+      if (active && !variants && (name.toLowerCase().includes(needle) || sku.toLowerCase().includes(needle))) {
+        found.push({ sku, name, unit, price_minor });
+      }
+      cursor.continue();
+    };
+    r.onerror = () => reject(r.error);
+  });
+}
+
 export async function offlineLookup(raw) {
   const code = raw.trim().replace(/^\][A-Za-z][0-9]/, "");
   if (!catalog.db) throw refused("The hub can't be reached and this tablet has no catalog yet. Check the Wi-Fi.", 0);

@@ -2,6 +2,7 @@
 // and a parent item's variants to pick from. And a keyboard-wedge scanner typing while another field has
 // the focus: a fast burst of keys ending in Enter is a scan, so it goes to the cart, not into that field.
 import { api, el, formatMoney } from "/static/common.js";
+import { offlineSearch } from "./register-catalog.js";
 import { busy } from "./register-feedback.js";
 import { $, state } from "./register-state.js";
 
@@ -80,8 +81,14 @@ async function search(text) {
   try {
     const found = await api(`/api/v1/items?q=${encodeURIComponent(text)}&limit=${SEARCH.limit}`);
     if (my === seq && $("code-input").value.trim() === text) show(found.items);
-  } catch {
-    if (my === seq) clear(); // the hub is out of reach: typing a code still works from the tablet's catalog
+  } catch (err) {
+    if (err.status !== 0) {
+      if (my === seq) clear();
+      return;
+    }
+    // the hub is out of reach: the tablet's own catalog answers (it prices what is picked, too)
+    const items = await offlineSearch(text, SEARCH.limit).catch(() => []);
+    if (my === seq && $("code-input").value.trim() === text) show(items, "From this tablet's catalog (the hub is out of reach)");
   }
 }
 
