@@ -30,7 +30,7 @@ from hub.errors import Forbidden, ValidationError
 from hub.people import People
 
 TOKEN_TTL_S = 60
-ACTIONS = ("discount", "price_override", "post_void", "return_without_receipt", "no_sale", "refund")
+ACTIONS = ("discount", "price_override", "post_void", "return_without_receipt", "no_sale", "refund", "paid_out")
 _ACTION = re.compile(r"[a-z][a-z0-9_.]{1,39}")
 
 

@@ -260,6 +260,12 @@ CATALOG: tuple[EventType, ...] = (
         _f("charged_total_minor", "integer", "what the customer paid"),
         _f("today_total_minor", "integer", "the sale at the hub's prices when it arrived", nullable=True),
         _f("note", "string", "the owner's note ('' when none)"), BY)),
+    EventType("cash.moved", "cash paid into or out of a register's drawer during a shift, outside any sale", (
+        _f("id", "string", "the register's id for the movement"), _f("shift_id", "string", "the shift it is in"),
+        _f("register_id", "string", "the register"), _f("kind", "string", "paid_in or paid_out"),
+        _f("amount_minor", "integer", "the cash moved"), _f("reason", "string", "what it was for"),
+        _f("actor", "string", "who moved it"),
+        _f("approver", "string", "the manager who approved a cashier's paid out", nullable=True))),
     EventType("shift.closed", "a shift closed with a cash count: its Z report, as kept and printed", (
         _f("kind", "string", "`Z`"), _f("shift", "object", "{id, number, register_id, opened_at/by, closed_at/by}"),
         _f("currency", "string", "the store's currency")),

@@ -623,6 +623,15 @@ OPENAPI["paths"].update({  # tablets as registers: pairing, PINs, approvals, shi
         "in an open shift (409 code no_shift)", "cashier and up",
         {"201": {"description": "the shift"}, "409": {"description": "code shift_open"}},
         params=[_path_param("register_id")])},
+    "/api/v1/registers/{register_id}/cash-movements": {"post": _op(
+        "Pay cash into or out of the drawer of the register's open shift: {id (the register's, for retries), kind "
+        "(paid_in or paid_out), amount_minor, reason, approval?}. Opens the drawer, is sent as cash.moved and "
+        "counted in the Z report's expected cash. A cashier's paid out needs a manager's approval token "
+        "(action paid_out, details {amount_minor}); the same id again answers the first (200)",
+        "cashier and up", {"201": {"description": "the movement"}, "200": {"description": "the same id again"},
+                           "403": {"description": "code approval_required or approval_invalid"},
+                           "409": {"description": "code no_shift or idempotency_conflict"}},
+        params=[_path_param("register_id")])},
     "/api/v1/registers/{register_id}/shift": {"get": _op(
         "The register's open shift and its X report so far: {shift, report}, both null when none is open",
         "cashier and up, integration", {"200": {"description": "{shift, report}"}},

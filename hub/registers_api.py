@@ -194,6 +194,12 @@ def registers_blueprint(svc: HubService) -> Blueprint:
     def open_shift(register_id: str) -> Response:
         return _json(shifts.open(register_id, _body(), g.actor), 201)
 
+    @bp.post("/api/v1/registers/<register_id>/cash-movements")
+    @requires("cashier")
+    def move_cash(register_id: str) -> Response:
+        moved, created = svc.cash_drawer.move(register_id, _body(), g.actor, g.role)
+        return _json(moved, 201 if created else 200)
+
     @bp.get("/api/v1/registers/<register_id>/shifts")
     @requires("cashier", "integration")
     def shift_history(register_id: str) -> Response:

@@ -18,6 +18,7 @@ from hub.approvals import Approvals
 from hub.auth import Auth, allows
 from hub.bridge import BridgeTransport
 from hub.cart import CartRules
+from hub.cash_movements import CashDrawer
 from hub.catalog import Catalog
 from hub.catalog_snapshot import CatalogWatch
 from hub.changes import APPLY_INTERVAL_S, ChangeControl
@@ -108,6 +109,7 @@ class HubService:
         self.pairing = Pairing(self.db, clock)
         self.approvals = Approvals(self.db, self.people, clock)
         self.shifts = Shifts(self.db, self.print_queue, store["currency"], clock)
+        self.cash_drawer = CashDrawer(self.db, self.print_queue, clock)  # paid in and out during a shift
         self.registry.on_availability = self.print_queue.on_availability
         self.discovery = Discovery(config, self.db, self.registry.publish_retained, clock)
         cloud = config["cloud"]

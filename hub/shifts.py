@@ -10,7 +10,7 @@ import sqlite3
 import uuid
 from typing import Any
 
-from hub import events
+from hub import cash_movements, events
 from hub.clock import Clock, iso, system_clock
 from hub.db import Database
 from hub.domain import zreport
@@ -186,8 +186,11 @@ class Shifts:
             refunds.setdefault(r[0], []).append((r[1], r[2]))
         returns = [zreport.ReturnFacts(r["total_minor"], r["tax_minor"], tuple(refunds.get(r["id"], ())))
                    for r in conn.execute("SELECT id, total_minor, tax_minor FROM returns WHERE shift_id = ?", (sid,))]
-        report = zreport.build(shift, sales, returns, counted, earlier_voids=earlier,
+        paid_in, paid_out, moved = cash_movements.totals(conn, sid)
+        report = zreport.build(shift, sales, returns, counted, paid_in, paid_out, earlier_voids=earlier,
                                late_offline=self._late_offline(conn, shift))
+        report["cash"]["movements"] = [{k: m[k] for k in ("kind", "amount_minor", "reason", "actor", "approver",
+                                                          "created_at")} for m in moved]
         report["currency"] = self.currency
         return report
 

@@ -12,6 +12,7 @@ import { registerId, state } from "./register-state.js";
 const ACTIONS = {
   discount: "a discount", price_override: "a price change", post_void: "voiding a completed sale",
   return_without_receipt: "a return without a receipt", no_sale: "opening the drawer", refund: "a refund",
+  paid_out: "cash paid out of the drawer",
 };
 
 function describe(action, details) {

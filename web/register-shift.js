@@ -5,6 +5,7 @@
 // shift's sale voided now (it lowers the expected cash), and offline sales of an earlier shift that
 // reached the hub late (their cash is that shift's). Earlier shifts' Z reports are one tap away.
 import { api, el, formatMoney, formatTime, moneyInputValue, parseMoney } from "/static/common.js";
+import { askManagerApproval } from "./register-approval.js";
 import { registerId, state } from "./register-state.js";
 
 const DENOMINATIONS = [50000, 20000, 10000, 5000, 2000, 1000, 500, 200, 100, 50, 20, 10, 5, 2, 1];
@@ -127,6 +128,10 @@ async function shiftSheet() {
     el("dt", {}, "Sales"), el("dd", {}, `${report.sales.count} · ${money(report.sales.total_minor)}`),
     report.cash.voids_minor ? [el("dt", {}, "Cash voids"), el("dd", { "data-testid": "cash-voids" },
       money(-report.cash.voids_minor))] : null,
+    report.cash.paid_in_minor ? [el("dt", {}, "Paid in"), el("dd", { "data-testid": "paid-in" },
+      money(report.cash.paid_in_minor))] : null,
+    report.cash.paid_out_minor ? [el("dt", {}, "Paid out"), el("dd", { "data-testid": "paid-out" },
+      money(-report.cash.paid_out_minor))] : null,
     el("dt", {}, "Expected cash"), el("dd", { "data-testid": "expected-cash" }, money(report.cash.expected_minor)));
   const counts = el("div", { class: "denominations", hidden: true },
     ...DENOMINATIONS.map((d) => el("label", {}, money(d),
@@ -164,7 +169,58 @@ async function shiftSheet() {
       Object.assign(message, { textContent: err.message, hidden: false });
     }
   });
-  sheet("Shift", false, facts, ...drawerNotes(report), form, historyButton(shiftSheet));
+  const cash = el("button", { type: "button", class: "btn", "data-testid": "cash-in-out", onclick: cashSheet },
+    "Cash in or out");
+  sheet("Shift", false, facts, ...drawerNotes(report), cash, form, historyButton(shiftSheet));
+}
+
+/** Cash paid into or out of the drawer outside a sale, with a reason (hub.cash_movements); a cashier's
+ * paid out asks a manager's PIN first. The same id is sent again on a retry, so it counts once. */
+function cashSheet() {
+  const message = notice();
+  const reason = el("input", { class: "input", id: "cash-reason", maxlength: "80", autocomplete: "off",
+    "data-testid": "cash-reason", placeholder: "What for, e.g. change from the bank" });
+  let kind = "paid_out";
+  const kinds = el("div", { class: "choices", role: "group", "aria-label": "In or out" },
+    ...[["paid_out", "Paid out"], ["paid_in", "Paid in"]].map(([k, label]) => el("button", {
+      type: "button", class: "btn", "data-kind": k, "aria-pressed": String(k === kind), onclick: (e) => {
+        kind = k;
+        for (const b of kinds.children) b.setAttribute("aria-pressed", String(b === e.currentTarget));
+      } }, label)));
+  const id = crypto.randomUUID();
+  const form = el("form", { class: "shift-form", autocomplete: "off" }, kinds,
+    amountField("cash-amount", "Amount", "cash-amount"),
+    el("label", { for: "cash-reason" }, "Reason"), reason, message,
+    el("button", { class: "btn btn-primary signin-big", type: "submit", "data-testid": "cash-move" },
+      "Record and open the drawer"));
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const amount = parseMoney(form.querySelector("#cash-amount").value);
+    if (!amount) {
+      Object.assign(message, { textContent: "Type the amount, e.g. 20.00.", hidden: false });
+      return;
+    }
+    if (!reason.value.trim()) {
+      Object.assign(message, { textContent: "Say what the cash is for: it prints on the Z report.", hidden: false });
+      return;
+    }
+    const body = { id, kind, amount_minor: amount, reason: reason.value.trim() };
+    try {
+      const me = await api("/api/v1/session");
+      if (kind === "paid_out" && !["manager", "owner"].includes(me.role)) {
+        const token = await askManagerApproval("paid_out", { amount_minor: amount });
+        if (!token) return;
+        body.approval = token;
+      }
+      await api(`${base}/cash-movements`, { method: "POST", body });
+      shiftSheet();
+    } catch (err) {
+      Object.assign(message, { textContent: err.message, hidden: false });
+    }
+  });
+  sheet("Cash in or out", false, el("p", { class: "muted" }, "Cash that goes into or out of the drawer outside a "
+    + "sale: it counts in the expected cash and prints on the Z report with its reason."), form,
+  el("button", { type: "button", class: "btn", onclick: shiftSheet }, "Back to the shift"));
 }
 
 function row(label, minor, testid) {
@@ -203,6 +259,8 @@ function showReport(z, back = null) {
     row("Float", c.float_minor), row("Cash sales", c.sales_minor, "z-cash-sales"),
     c.refunds_minor ? row("Cash refunds", -c.refunds_minor, "z-cash-refunds") : null,
     c.voids_minor ? row("Cash voids (earlier shifts)", -c.voids_minor, "z-cash-voids") : null,
+    c.paid_in_minor ? row("Paid in", c.paid_in_minor, "z-paid-in") : null,
+    c.paid_out_minor ? row("Paid out", -c.paid_out_minor, "z-paid-out") : null,
     row("Expected cash", c.expected_minor, "z-expected"),
     row("Counted cash", c.counted_minor, "z-counted"),
     el("tr", { class: over ? "bad" : "ok", "data-testid": "z-over-short" },

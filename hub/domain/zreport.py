@@ -120,6 +120,10 @@ def print_lines(report: dict[str, Any], money: Any) -> dict[str, Any]:
               {"text": "Cash refunds", "amount": money(-cash["refunds_minor"])}]
     if cash.get("voids_minor"):
         totals.append({"text": "Cash voids (earlier shifts)", "amount": money(-cash["voids_minor"])})
+    if cash.get("paid_in_minor"):
+        totals.append({"text": "Paid in", "amount": money(cash["paid_in_minor"])})
+    if cash.get("paid_out_minor"):
+        totals.append({"text": "Paid out", "amount": money(-cash["paid_out_minor"])})
     totals.append({"text": "Expected cash", "amount": money(cash["expected_minor"])})
     if cash["counted_minor"] is not None:
         over = cash["over_short_minor"]
@@ -127,6 +131,11 @@ def print_lines(report: dict[str, Any], money: Any) -> dict[str, Any]:
                    {"text": "Over" if over > 0 else "Short" if over < 0 else "Over/short",
                     "amount": money(over)}]
     footer = ["Keep with the cash count"]
+    for move in cash.get("movements") or []:  # each paid in or out, with its reason, for the cash count
+        sign = 1 if move["kind"] == "paid_in" else -1
+        footer.append(f"{'Paid in' if sign > 0 else 'Paid out'} {money(sign * move['amount_minor'])}: "
+                      f"{move['reason']} ({move['actor'].removeprefix('user:')}"
+                      + (f", approved by {move['approver']})" if move.get("approver") else ")"))
     late = report.get("late_offline_sales") or {"sales": []}
     for sale in late["sales"]:  # a closed Z report is kept as it was: the late sale is noted here instead
         footer.append(f"Late offline sale S{sale['number']:08d} of shift #{sale['shift_number']}: "

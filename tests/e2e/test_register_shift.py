@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from tests.e2e.conftest import Shop
+from tests.e2e.test_register_cart import manager_approves
 from tests.e2e.test_register_flow import BREAD, sell_by_scanning
 from tests.e2e.test_register_pairing import VIEWPORTS, new_tablet, pair_as_till_1
 from tests.helpers import wait_until
@@ -21,6 +22,7 @@ def test_open_sell_close_and_print_the_z_report(shop: Shop, browser: Any, layout
     wait_until(lambda: len([d for d in shop.api("/api/v1/devices")["devices"] if d["online"]]) == 3,
                what="scanner, scale and printer online", timeout=60)
     shop.api("/api/v1/people", {"username": "cara", "role": "cashier", "pin": "864213"})
+    shop.api("/api/v1/people", {"username": "mona", "role": "manager", "pin": "739152"})
     code = shop.api("/api/v1/pairing/codes", {})["code"]
     context, page = new_tablet(browser, VIEWPORTS[layout])
     try:
@@ -34,9 +36,18 @@ def test_open_sell_close_and_print_the_z_report(shop: Shop, browser: Any, layout
         assert "8.14" in sale["change-due"]
         shop.printer.wait_for(1, timeout=15)  # the sale's receipt
 
+        # milk for the staff room, paid out of the drawer: a cashier asks a manager's PIN for it
+        kicks = shop.printer.drawer_kicks
         page.get_by_test_id("shift-button").click()
-        assert "101.86" in page.get_by_test_id("expected-cash").inner_text()
-        page.get_by_test_id("count-input").fill("101.80")
+        page.get_by_test_id("cash-in-out").click()
+        page.get_by_test_id("cash-amount").fill("5.00")
+        page.get_by_test_id("cash-reason").fill("milk for the staff room")
+        page.get_by_test_id("cash-move").click()
+        manager_approves(page)
+        page.get_by_test_id("paid-out").filter(has_text="5.00").wait_for()  # back on the shift sheet
+        wait_until(lambda: shop.printer.drawer_kicks > kicks, what="the drawer opened for the cash")
+        assert "96.86" in page.get_by_test_id("expected-cash").inner_text()
+        page.get_by_test_id("count-input").fill("96.80")
         page.get_by_test_id("close-shift").click()
         report = page.get_by_test_id("z-report")
         report.wait_for()
@@ -45,8 +56,10 @@ def test_open_sell_close_and_print_the_z_report(shop: Shop, browser: Any, layout
         short = page.get_by_test_id("z-over-short").inner_text()
         assert "Short" in short and "0.06" in short
         page.get_by_test_id("z-print-status").filter(has_text="Printed").wait_for()
+        assert "5.00" in page.get_by_test_id("z-paid-out").inner_text()
         z = shop.printer.wait_for(2, timeout=15)[1].text
-        assert "Z REPORT" in z and "Short" in z and "101.86" in z
+        assert "Z REPORT" in z and "Short" in z and "96.86" in z
+        assert "Paid out -5.00 EUR: milk for the staff room (cara, approved by mona)" in " ".join(z.split())
         box = page.get_by_test_id("z-print").bounding_box()
         assert box and box["x"] + box["width"] <= VIEWPORTS[layout]["width"]
 
