@@ -18,7 +18,7 @@ const message = el("p", { class: "result", role: "status", "data-testid": "offli
 const more = el("button", { type: "button", class: "btn load-more", hidden: true, onclick: () => load(true) },
   "Show more");
 const badge = el("span", { class: "badge badge-off", "data-testid": "offline-badge" }, "–");
-const LABELS = { review: "Price differences to review", all: "All offline sales" };
+const LABELS = { review: "To review: prices and approvals", all: "All offline sales" };
 const tabs = Object.fromEntries(Object.keys(VIEWS).map((v) => [v, el("button", { type: "button", class: "btn",
   "data-testid": `offline-view-${v}`, "aria-pressed": String(v === view), onclick: () => show(v) }, LABELS[v])]));
 // the top bar's count: there on every screen of the page, a link down to the panel
