@@ -15,6 +15,7 @@ import os
 import select
 import socket
 import threading
+from collections.abc import Callable
 from types import TracebackType
 
 from devices.label import brother, status
@@ -51,8 +52,8 @@ class _Printer:
             return status.tspl_reply(paused=self.paused, **faults)
         return status.ql_reply(**faults)
 
-    def _session(self) -> _Session:
-        return _Session(self)
+    def _session(self, send: Callable[[bytes], None]) -> _Session:
+        return _Session(self, send)
 
     def _printed(self, labels: list[DecodedLabel], pages: list[brother.QlPage]) -> None:
         with self._changed:
@@ -75,12 +76,17 @@ class _Printer:
 
 
 class _Session:
-    """One connection's bytes: answers its status queries, prints each label once complete."""
+    """One connection's bytes: answers its status queries, prints each label once complete.
 
-    def __init__(self, printer: _Printer) -> None:
-        self.printer, self.data, self.scanned, self.done = printer, bytearray(), 0, 0
+    The answers go out before the labels in the same chunk print, as a printer answers a query
+    at once: a test that sees the labels printed and then asks again never reads the old answer.
+    """
 
-    def feed(self, chunk: bytes) -> bytes:
+    def __init__(self, printer: _Printer, send: Callable[[bytes], None]) -> None:
+        self.printer, self.send = printer, send
+        self.data, self.scanned, self.done = bytearray(), 0, 0
+
+    def feed(self, chunk: bytes) -> None:
         p = self.printer
         p.received += chunk
         self.data += chunk
@@ -91,8 +97,9 @@ class _Session:
             replies += p._reply()
             self.scanned = found + len(query)
         self.scanned = max(self.scanned, len(self.data) - len(query) + 1)
+        if replies:
+            self.send(replies)
         self._print_complete()
-        return replies
 
     def _print_complete(self) -> None:
         p, data = self.printer, bytes(self.data)
@@ -168,7 +175,11 @@ class LabelPrinterSimulator(_Printer):
             thread.start()
 
     def _connection(self, conn: socket.socket) -> None:
-        session, idle = self._session(), 0.0
+        def send(replies: bytes) -> None:
+            with contextlib.suppress(OSError):
+                conn.sendall(replies)
+
+        session, idle = self._session(send), 0.0
         with conn:
             conn.settimeout(0.2)
             while not self._stopping.is_set() and idle < IDLE_TIMEOUT_S:
@@ -182,10 +193,7 @@ class LabelPrinterSimulator(_Printer):
                 if not chunk:
                     return
                 idle = 0.0
-                replies = session.feed(chunk)
-                if replies:
-                    with contextlib.suppress(OSError):
-                        conn.sendall(replies)
+                session.feed(chunk)
 
 
 class PtyLabelPrinter(_Printer):
@@ -216,7 +224,8 @@ class PtyLabelPrinter(_Printer):
 
     def _run(self) -> None:
         assert self._fds is not None and self._wake is not None
-        master, session = self._fds[0], self._session()
+        master = self._fds[0]
+        session = self._session(lambda replies: _write_all(master, replies))
         while True:
             ready, _, _ = select.select([master, self._wake[0]], [], [])
             if self._wake[0] in ready:
@@ -225,6 +234,10 @@ class PtyLabelPrinter(_Printer):
                 chunk = os.read(master, 65536)
             except OSError:
                 return
-            replies = session.feed(chunk)
-            if replies:
-                os.write(master, replies)
+            session.feed(chunk)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
