@@ -200,13 +200,19 @@ def staffed_shop(root: Path) -> Iterator[Shop]:
 
 
 @contextmanager
-def page_opener(shop: Shop, browser: Any, default_who: tuple[str, str]) -> Iterator[Callable[..., Any]]:
+def page_opener(
+    shop: Shop, browser: Any, default_who: tuple[str, str], service_workers: str = "allow"
+) -> Iterator[Callable[..., Any]]:
     """open_(path, who, viewport): a page signed in as who, each in its own browser context,
-    closed when the test ends. It waits for body[data-role] when the page sets it."""
+    closed when the test ends. It waits for body[data-role] when the page sets it.
+
+    service_workers="block" for tests that hold the hub's answers with page.route: once the
+    register's worker takes control of the page mid-test, Chromium may send a request through it
+    and past the route (Playwright's advice is to block workers where requests are routed)."""
     contexts: list[Any] = []
 
     def open_(path: str, who: tuple[str, str] = default_who, viewport: dict[str, int] = TABLET) -> Any:
-        context = browser.new_context(viewport=viewport, has_touch=True)
+        context = browser.new_context(viewport=viewport, has_touch=True, service_workers=service_workers)
         contexts.append(context)
         page = context.new_page()
         page.set_default_timeout(WAIT_MS)

@@ -36,7 +36,7 @@ def shop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Shop]:
 
 @pytest.fixture
 def open_page(shop: Shop, browser: Any) -> Iterator[Any]:
-    with page_opener(shop, browser, MANAGER) as open_:
+    with page_opener(shop, browser, MANAGER, service_workers="block") as open_:
         yield open_
 
 
@@ -146,7 +146,7 @@ def test_a_tender_button_answers_at_once_and_a_balance_check_says_checking(
 def test_a_pin_says_checking_before_the_hub_answers(shop: Shop, browser: Any, layout: str) -> None:
     shop.api("/api/v1/people", {"username": f"fe-{layout}", "role": "cashier", "pin": "735194"})
     code = shop.api("/api/v1/pairing/codes", {})["code"]
-    context, page = new_tablet(browser, VIEWPORTS[layout])
+    context, page = new_tablet(browser, VIEWPORTS[layout], service_workers="block")
     try:
         page.goto(f"{shop.url}/pair?code={code}")
         page.get_by_test_id("register-name").fill(f"Feedback {layout}")

@@ -13,8 +13,10 @@ from tests.e2e.conftest import OWNER, WAIT_MS, Shop, page_opener
 VIEWPORTS = {"landscape": {"width": 1280, "height": 800}, "portrait": {"width": 800, "height": 1280}}
 
 
-def new_tablet(browser: Any, viewport: dict[str, int]) -> tuple[Any, Any]:
-    context = browser.new_context(viewport=viewport, has_touch=True)
+def new_tablet(
+    browser: Any, viewport: dict[str, int], service_workers: str = "allow"
+) -> tuple[Any, Any]:
+    context = browser.new_context(viewport=viewport, has_touch=True, service_workers=service_workers)
     page = context.new_page()
     page.set_default_timeout(WAIT_MS)
     page.on("pageerror", lambda exc: print(f"page error: {exc}"))
