@@ -131,8 +131,7 @@ async function checkAccount() {
     }
     form.account = account;
     message(null);
-    renderTenders();
-    $("tender-amount").value = moneyInputValue(Math.min(account.balance_minor, due() ?? 0));
+    renderTenders(); // the amount is filled in with what it can pay, once the hub's quote says what is due
     $("tender-amount").focus();
   } catch (err) {
     if (form !== asked || my !== checks) return;
@@ -200,7 +199,9 @@ function tenderForm() {
   const amount = el("input", { id: "tender-amount", "data-testid": "tender-amount", class: "input", type: "text",
     inputmode: "decimal", autocomplete: "off", placeholder: "0.00", onkeydown: formKeys });
   const left = due();
-  if (!stored && left !== null) amount.value = moneyInputValue(left);
+  if (left !== null && (!stored || form.account)) {
+    amount.value = moneyInputValue(stored ? Math.min(form.account.balance_minor, left) : left);
+  }
   const balance = form.account ? el("span", { class: "tender-balance", "data-testid": "tender-balance" },
     `Balance ${formatMoney(form.account.balance_minor, state.currency)}`) : null;
   return el("div", { class: "tender-form", "data-kind": form.kind },
@@ -259,7 +260,8 @@ export function renderTenders() {
   );
   if (typed) {
     if (typed.ref !== undefined && $("tender-ref")) $("tender-ref").value = typed.ref;
-    if (typed.amount !== undefined && $("tender-amount")) $("tender-amount").value = typed.amount;
+    // an empty box is filled in again: the quote may have come after the form (what is due was unknown)
+    if (typed.amount && $("tender-amount")) $("tender-amount").value = typed.amount;
     if (keepFocus) $(keepFocus)?.focus();
   }
   setText($("pay-title"), list.length ? "Split payment" : "Payment");

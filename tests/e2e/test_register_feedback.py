@@ -143,6 +143,31 @@ def test_a_tender_button_answers_at_once_and_a_balance_check_says_checking(
 
 
 @pytest.mark.parametrize("layout", VIEWPORTS)
+def test_a_gift_card_checked_before_the_total_is_known_is_filled_in_once_it_is(
+    shop: Shop, open_page: Any, layout: str
+) -> None:
+    card = shop.api("/api/v1/stored-value", {"kind": "gift_card", "amount_minor": 500})
+    page = till(open_page, layout)
+    add(page, BREAD[0], BREAD[1])
+    held = Held(page, posts_to("/api/v1/sales/quote"))  # the hub is slow to price the next line
+    add(page, WATER[0], WATER[1])
+    page.get_by_test_id("pay-cash").click()
+    held.wait()
+    expect(page.get_by_test_id("pay-total")).to_have_text("…")
+    page.get_by_test_id("tender-gift_card").click()
+    page.get_by_test_id("tender-ref").fill(card["code"])
+    page.get_by_test_id("tender-add").click()
+    page.get_by_test_id("tender-balance").filter(has_text="5.00").wait_for()
+    expect(page.get_by_test_id("tender-amount")).to_have_value("")  # not 0.00: nothing is known to be due
+    held.let_through()
+    page.get_by_test_id("pay-total").filter(has_text="9.28").wait_for()
+    expect(page.get_by_test_id("tender-amount")).to_have_value("5.00")  # the card's balance, less than due
+    page.get_by_test_id("tender-add").click()
+    page.get_by_test_id("tender-list").filter(has_text=card["code"]).wait_for()
+    expect(page.locator("#quick button").first).to_contain_text("4.28")  # the rest, in cash
+
+
+@pytest.mark.parametrize("layout", VIEWPORTS)
 def test_a_pin_says_checking_before_the_hub_answers(shop: Shop, browser: Any, layout: str) -> None:
     shop.api("/api/v1/people", {"username": f"fe-{layout}", "role": "cashier", "pin": "735194"})
     code = shop.api("/api/v1/pairing/codes", {})["code"]

@@ -12,6 +12,7 @@ import uuid
 from typing import Any
 
 import pytest
+from playwright.sync_api import expect
 
 from hub.ledger import Ledger
 from hub.returns import ReturnsDesk
@@ -198,6 +199,7 @@ def test_a_gift_card_is_refused_offline_with_what_to_do(shop: Shop, browser: Any
         page.get_by_test_id("tender-ref").fill(card["code"])
         page.get_by_test_id("tender-add").click()  # its balance, while the hub is there
         page.get_by_test_id("tender-balance").filter(has_text="5.00").wait_for()
+        expect(page.get_by_test_id("tender-amount")).to_have_value("1.86")  # what is due, once quoted
         page.get_by_test_id("tender-add").click()
         page.get_by_test_id("tender-list").filter(has_text=card["code"]).wait_for()
 
