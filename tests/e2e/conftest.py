@@ -124,9 +124,10 @@ class Shop:
         self.printer.stop()
         self.scale.stop()
 
-    def api(self, path: str, body: Any = None) -> Any:
+    def api(self, path: str, body: Any = None, method: str | None = None) -> Any:
+        """The owner's answer to GET path, or POST body (another method when given)."""
         data = json.dumps(body).encode() if body is not None else None
-        req = urllib.request.Request(self.url + path, data=data, headers={
+        req = urllib.request.Request(self.url + path, data=data, method=method, headers={
             "Authorization": f"Bearer {self.token}", "Content-Type": "application/json"})
         with urllib.request.urlopen(req, timeout=10) as resp:
             return json.loads(resp.read())

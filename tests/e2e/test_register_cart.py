@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import urllib.request
 from typing import Any
 
 import pytest
@@ -22,12 +21,6 @@ from tests.helpers import wait_until
 
 BREAD = ("0490000010015", "Sourdough loaf")  # 1.86, 7% tax
 WATER = ("0490000010893", "Sparkling water 1.5 l")  # 7.42, 20% tax
-
-
-def send(shop: Shop, method: str, path: str, body: Any) -> None:
-    req = urllib.request.Request(shop.url + path, data=json.dumps(body).encode(), method=method, headers={
-        "Authorization": f"Bearer {shop.token}", "Content-Type": "application/json"})
-    urllib.request.urlopen(req, timeout=10).close()
 
 
 def db(shop: Shop) -> sqlite3.Connection:
@@ -63,9 +56,10 @@ def test_discount_approval_post_void_override_park_and_void(shop: Shop, browser:
     shop.api("/api/v1/people", {"username": "cara", "role": "cashier", "pin": "864213"})
     shop.api("/api/v1/people", {"username": "mona", "role": "manager", "pin": "739152"})
     code = shop.api("/api/v1/pairing/codes", {})["code"]
-    send(shop, "PUT", "/api/v1/modifier-groups/wrap", {"name": "Gift wrap", "required": False, "max_choices": 1,
-                                                        "options": [{"id": "wrap", "name": "Wrap", "delta_minor": 200}]})
-    send(shop, "PATCH", "/api/v1/items/D1089", {"modifier_groups": ["wrap"]})
+    shop.api("/api/v1/modifier-groups/wrap", {"name": "Gift wrap", "required": False, "max_choices": 1,
+                                              "options": [{"id": "wrap", "name": "Wrap", "delta_minor": 200}]},
+             method="PUT")
+    shop.api("/api/v1/items/D1089", {"modifier_groups": ["wrap"]}, method="PATCH")
     context, page = new_tablet(browser, viewport)
     page.on("console", lambda m: print(f"console {m.type}: {m.text}") if m.type in ("error", "warning") else None)
     try:
