@@ -91,7 +91,8 @@ OPENAPI: dict[str, Any] = {
             "200": {"description": "item, quantity (grams for weighed goods, from a scale label or GS1 310x; "
                                    "units for case and count codes; null when the scale must weigh), "
                                    "unit_price_minor (per each, kg or litre), line_price_minor and the parsed "
-                                   "code; a price-embedded label adds embedded_price_minor"},
+                                   "code; a price-embedded label adds embedded_price_minor; item.variant_axes is not "
+                                   "empty for a parent that sells only through its variants"},
             "404": {"description": "no item has this code"}, "422": {"description": "malformed code"}},
             params=[{"name": "code", "in": "query", "required": True, "schema": {"type": "string"}}])},
         "/api/v1/stock/{sku}": {"get": _op("On hand, reserved and available per location", "cashier and up, integration",

@@ -50,10 +50,11 @@ def normalize_code(code: str, region: str = "", pattern: str = "", check_price_d
 
 
 _RCN_KINDS = ("rcn_price", "rcn_weight", "rcn_count")
-_ITEM_BY_CODE = ("SELECT i.sku, i.name, i.unit, i.price_minor, t.rate_bp AS tax_rate_bp, i.active, b.pack_qty "
+_ITEM_BY_CODE = ("SELECT i.sku, i.name, i.unit, i.price_minor, t.rate_bp AS tax_rate_bp, i.active, i.variant_axes, b.pack_qty "
                  "FROM barcodes b JOIN items i ON i.sku = b.sku JOIN tax_categories t ON t.id = i.tax_category "
                  "WHERE b.code IN ({}) LIMIT 1")
-_ITEM_BY_SKU = ("SELECT i.sku, i.name, i.unit, i.price_minor, t.rate_bp AS tax_rate_bp, i.active, 1 AS pack_qty "
+_ITEM_BY_SKU = ("SELECT i.sku, i.name, i.unit, i.price_minor, t.rate_bp AS tax_rate_bp, i.active, i.variant_axes, "
+                "1 AS pack_qty "
                 "FROM items i JOIN tax_categories t ON t.id = i.tax_category WHERE i.sku = ?")
 
 
@@ -158,6 +159,7 @@ class Store:
             raise NotFound(f"no item has the code {code.strip()}; add it to the item master or check the label", field="code")
         item = {k: row[k] for k in ("sku", "name", "unit", "price_minor", "tax_rate_bp")}
         item["active"] = bool(row["active"])
+        item["variant_axes"] = json.loads(row["variant_axes"])  # a parent: the register offers its variants
         qty = self._scanned_qty(code, parsed, row)
         if parsed.kind == "rcn_price" and parsed.price_minor is not None:
             line_price: int | None = parsed.price_minor  # the scale priced it; the label is the receipt

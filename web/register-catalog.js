@@ -252,14 +252,15 @@ export async function offlineLookup(raw) {
     }
     throw refused(`No item with the code ${code} in this tablet's catalog (the hub can't be reached to ask).`);
   }
-  if (item.variants) throw refused(`${item.name} comes in variants: scan the variant's own code.`, 422);
+  if (item.variants) throw refused(`${item.name} comes in variants: scan the variant's own code, or type its name to find it.`, 422);
   if (item.unit !== "each") {
     throw refused(`${item.name} is weighed, and weighing needs the hub. Sell it once the hub is back.`, 422);
   }
   const qty = byCode ? (item.packs[key] ?? item.packs[code] ?? 1) : 1;
   const tax_rate_bp = catalog.taxes[item.tax] ?? 0;
   return {
-    item: { sku: item.sku, name: item.name, unit: item.unit, price_minor: item.price_minor, tax_rate_bp, active: item.active },
+    item: { sku: item.sku, name: item.name, unit: item.unit, price_minor: item.price_minor, tax_rate_bp, active: item.active,
+      variant_axes: [] }, // a parent was refused above
     qty, parsed: { kind: key ? "gtin" : "internal", offline: true }, unit_price_minor: item.price_minor,
     line_price_minor: qty * item.price_minor, embedded_price_minor: null, offline: true,
   };

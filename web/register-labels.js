@@ -317,7 +317,7 @@ export async function lookupLabel(code, label, { byCode, bySku, taxes }) {
     : item.unit === "each" ? qty * item.price_minor : divHalfUp(BigInt(qty) * BigInt(item.price_minor), 1000n);
   return {
     item: { sku: item.sku, name: item.name, unit: item.unit, price_minor: item.price_minor, tax_rate_bp: taxes[item.tax] ?? 0,
-      active: item.active },
+      active: item.active, variant_axes: [] }, // a parent was refused above
     qty, parsed: { ...label, offline: true }, unit_price_minor: item.price_minor, line_price_minor: line,
     embedded_price_minor: label.price_minor, offline: true,
   };

@@ -1,7 +1,7 @@
 // Finding an item without a barcode: results by name, SKU or code as the cashier types in the code box,
 // and a parent item's variants to pick from. And a keyboard-wedge scanner typing while another field has
 // the focus: a fast burst of keys ending in Enter is a scan, so it goes to the cart, not into that field.
-import { api, el, formatMoney } from "/static/common.js";
+import { api, el, formatMoney, sentence } from "/static/common.js";
 import { offlineSearch } from "./register-catalog.js";
 import { busy } from "./register-feedback.js";
 import { $, state } from "./register-state.js";
@@ -43,16 +43,22 @@ function add(code) {
   $("code-form").requestSubmit();
 }
 
+async function variantsOf(item, button) {
+  const done = button ? busy(button) : () => {};
+  try {
+    return (await api(`/api/v1/items?parent=${encodeURIComponent(item.sku)}&limit=24`)).items;
+  } finally {
+    done();
+  }
+}
+
 async function pick(item, button) {
   const my = ++seq;
   let variants = [];
-  const done = busy(button); // its variants are asked first
   try {
-    variants = (await api(`/api/v1/items?parent=${encodeURIComponent(item.sku)}&limit=24`)).items;
+    variants = await variantsOf(item, button); // its variants are asked first
   } catch {
     // the hub is out of reach: add the item itself (the tablet's catalog prices it)
-  } finally {
-    done();
   }
   if (my !== seq) return;
   if (!variants.length) {
@@ -60,6 +66,26 @@ async function pick(item, button) {
     return;
   }
   show(variants, `${item.name}: pick one`);
+}
+
+/** A scanned or typed code that names a parent of variants (a shelf tag, a hang tag): its variants to
+ * pick from, under the code box, instead of a line the hub would refuse. Returns the message to show
+ * when there is nothing to pick. */
+export async function offerVariants(item) {
+  const my = ++seq;
+  let variants;
+  try {
+    variants = (await variantsOf(item)).filter((v) => v.active);
+  } catch (err) {
+    return err.status === 0
+      ? `${item.name} comes in variants, and the hub can't be reached to list them: scan the variant's own code.`
+      : sentence(err.message);
+  }
+  if (my !== seq) return null;
+  if (!variants.length) return `${item.name} has no variants for sale yet: a manager adds them in the item master.`;
+  show(variants, `${item.name}: pick one (${item.variant_axes.join(", ")})`);
+  results().querySelector("button")?.focus({ preventScroll: true });
+  return null;
 }
 
 function show(items, heading = "") {

@@ -17,6 +17,7 @@ import { lookup, startOffline } from "./register-offline.js";
 import { ensureSignedIn, tablet } from "./register-signin.js";
 import { takeScan, wireReturns } from "./register-returns.js";
 import { lookingUp } from "./register-feedback.js";
+import { offerVariants } from "./register-search.js";
 
 /** A looked-up code (scan or typed): each items by units, weighed ones by label weight (the hub reads
  * the label again) or by a weighing the hub takes from the scale (typed on a register without one). */
@@ -33,6 +34,12 @@ function addLookup(found, code) {
     return;
   }
   clearError();
+  if (item.variant_axes?.length) {
+    // a parent's code (a shelf or hang tag): the cashier picks the size or colour; nothing is added yet
+    info(`${item.name}: pick the ${item.variant_axes.join(" and ")}`);
+    offerVariants(item).then((problem) => { if (problem) showError(problem); });
+    return;
+  }
   if (item.unit === "each" && parsed?.kind === "rcn_price" && Number.isInteger(found.embedded_price_minor)) {
     // a scale's price label: this pack sells at the label's price (the hub reads the label again)
     addLine(item, 1, { code, label_price_minor: found.embedded_price_minor });

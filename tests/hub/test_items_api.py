@@ -154,6 +154,10 @@ def test_variants_follow_their_parent_until_priced_themselves(client: FlaskClien
     assert prices == {"TS-S": 1600, "TS-M": 1700}
     follow = client.get("/api/v1/items/TS-S/history", headers=h["owner"]).json["changes"][0]
     assert "follows the price of its parent TSHIRT" in follow["reason"]
+    # a parent's code tells the register to offer its variants; a variant's does not
+    axes = {code: client.get(f"/api/v1/lookup?code={code}", headers=h["cashier"]).json["item"]["variant_axes"]
+            for code in ("TSHIRT", "TS-S")}
+    assert axes == {"TSHIRT": ["size", "colour"], "TS-S": []}
 
 
 def test_kits_availability_and_cycles(svc: HubService, client: FlaskClient, h: dict) -> None:
