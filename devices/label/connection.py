@@ -89,9 +89,7 @@ class DeviceFileConnection:
     def send(self, data: bytes) -> None:
         fd = self._open()
         try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view) :]
+            write_all(fd, data)
         finally:
             os.close(fd)
 
@@ -116,6 +114,13 @@ class DeviceFileConnection:
             return reply
         finally:
             os.close(fd)
+
+
+def write_all(fd: int, data: bytes) -> None:
+    """All of data to a device file (or a pty), however few bytes each write takes."""
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
 
 
 def connection_for(where: str, port: int = 9100) -> Connection:

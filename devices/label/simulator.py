@@ -19,6 +19,7 @@ from collections.abc import Callable
 from types import TracebackType
 
 from devices.label import brother, status
+from devices.label.connection import write_all
 from devices.label.decoder import DecodedLabel, decode_tspl, decode_zpl
 from devices.pty_port import open_pty
 
@@ -225,7 +226,7 @@ class PtyLabelPrinter(_Printer):
     def _run(self) -> None:
         assert self._fds is not None and self._wake is not None
         master = self._fds[0]
-        session = self._session(lambda replies: _write_all(master, replies))
+        session = self._session(lambda replies: write_all(master, replies))
         while True:
             ready, _, _ = select.select([master, self._wake[0]], [], [])
             if self._wake[0] in ready:
@@ -235,9 +236,3 @@ class PtyLabelPrinter(_Printer):
             except OSError:
                 return
             session.feed(chunk)
-
-
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view) :]
